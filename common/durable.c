@@ -1,0 +1,243 @@
+/* common/durable.c: atomic replace and fsynced append. */
+#include "common/durable.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct fl_appender {
+    int fd;
+    char *path;
+};
+
+static fl_err_t
+write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return FL_ERR_IO;
+        }
+        p += w;
+        len -= (size_t) w;
+    }
+    return FL_OK;
+}
+
+fl_err_t
+fl_file_read_all(const char *path, size_t max_bytes, char **out, size_t *len,
+                 fl_errbuf_t *eb)
+{
+    struct stat st;
+    char *buf = NULL;
+    size_t n = 0;
+    fl_err_t err = FL_OK;
+    int fd;
+
+    *out = NULL;
+    *len = 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fl_fail(eb, errno == ENOENT ? FL_ERR_NOT_FOUND : FL_ERR_IO,
+                       "%s: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        err = fl_fail(eb, FL_ERR_IO, "%s: not a regular file", path);
+        goto out;
+    }
+    if ((uintmax_t) st.st_size > max_bytes) {
+        err = fl_fail(eb, FL_ERR_LIMIT, "%s: larger than %zu bytes", path,
+                      max_bytes);
+        goto out;
+    }
+    buf = malloc((size_t) st.st_size + 1);
+    if (buf == NULL) {
+        err = fl_fail(eb, FL_ERR_NOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    /* Read until EOF, but never past max_bytes: the file may grow. */
+    for (;;) {
+        size_t room = (size_t) st.st_size - n;
+        ssize_t r;
+
+        if (room == 0) {
+            char extra;
+            r = read(fd, &extra, 1);
+            if (r > 0) {
+                err = fl_fail(eb, FL_ERR_IO, "%s: changed while read", path);
+                goto out;
+            }
+        } else {
+            r = read(fd, buf + n, room);
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            err = fl_fail(eb, FL_ERR_IO, "%s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (r == 0)
+            break;
+        n += (size_t) r;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    buf = NULL;
+out:
+    free(buf);
+    (void) close(fd);
+    return err;
+}
+
+fl_err_t
+fl_dir_fsync_parent(const char *path, fl_errbuf_t *eb)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    size_t n;
+    fl_err_t err = FL_OK;
+    int fd;
+
+    if (slash == NULL) {
+        (void) snprintf(dir, sizeof dir, ".");
+    } else {
+        n = (size_t) (slash - path);
+        if (n >= sizeof dir)
+            return fl_fail(eb, FL_ERR_LIMIT, "%s: path too long", path);
+        memcpy(dir, path, n);
+        dir[n == 0 ? 1 : n] = '\0';
+        if (n == 0)
+            dir[0] = '/';
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return fl_fail(eb, FL_ERR_IO, "%s: %s", dir, strerror(errno));
+    if (fsync(fd) != 0)
+        err = fl_fail(eb, FL_ERR_IO, "%s: fsync: %s", dir, strerror(errno));
+    (void) close(fd);
+    return err;
+}
+
+fl_err_t
+fl_file_replace_atomic(const char *path, const void *data, size_t len,
+                       fl_errbuf_t *eb)
+{
+    char tmp[PATH_MAX];
+    fl_err_t err = FL_OK;
+    int fd;
+
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long) getpid()) >=
+        (int) sizeof tmp)
+        return fl_fail(eb, FL_ERR_LIMIT, "%s: path too long", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return fl_fail(eb, FL_ERR_IO, "%s: %s", tmp, strerror(errno));
+    if (write_all(fd, data, len) != FL_OK) {
+        err = fl_fail(eb, FL_ERR_IO, "%s: write: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    if (fsync(fd) != 0) {
+        err = fl_fail(eb, FL_ERR_IO, "%s: fsync: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        err = fl_fail(eb, FL_ERR_IO, "%s: close: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        err = fl_fail(eb, FL_ERR_IO, "%s: rename: %s", path, strerror(errno));
+        goto fail;
+    }
+    return fl_dir_fsync_parent(path, eb);
+fail:
+    if (fd >= 0)
+        (void) close(fd);
+    (void) unlink(tmp);
+    return err;
+}
+
+fl_err_t
+fl_appender_open(const char *path, fl_appender_t **out, fl_errbuf_t *eb)
+{
+    fl_appender_t *a;
+    struct stat st;
+    int created;
+    fl_err_t err;
+
+    *out = NULL;
+    created = stat(path, &st) != 0;
+    a = calloc(1, sizeof *a);
+    if (a == NULL || (a->path = strdup(path)) == NULL) {
+        free(a);
+        return fl_fail(eb, FL_ERR_NOMEM, "%s: out of memory", path);
+    }
+    a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (a->fd < 0) {
+        err = fl_fail(eb, FL_ERR_IO, "%s: %s", path, strerror(errno));
+        free(a->path);
+        free(a);
+        return err;
+    }
+    if (created) {
+        err = fl_dir_fsync_parent(path, eb);
+        if (err != FL_OK) {
+            fl_appender_close(&a);
+            return err;
+        }
+    }
+    *out = a;
+    return FL_OK;
+}
+
+fl_err_t
+fl_appender_write(fl_appender_t *a, const void *data, size_t len,
+                  fl_errbuf_t *eb)
+{
+    if (write_all(a->fd, data, len) != FL_OK)
+        return fl_fail(eb, FL_ERR_IO, "%s: write: %s", a->path,
+                       strerror(errno));
+    if (fdatasync(a->fd) != 0)
+        return fl_fail(eb, FL_ERR_IO, "%s: fsync: %s", a->path,
+                       strerror(errno));
+    return FL_OK;
+}
+
+void
+fl_appender_close(fl_appender_t **a_p)
+{
+    fl_appender_t *a = *a_p;
+
+    if (a == NULL)
+        return;
+    (void) close(a->fd);
+    free(a->path);
+    free(a);
+    *a_p = NULL;
+}
+
+fl_err_t
+fl_file_append_sync(const char *path, const void *data, size_t len,
+                    fl_errbuf_t *eb)
+{
+    fl_appender_t *a;
+    fl_err_t err = fl_appender_open(path, &a, eb);
+
+    if (err != FL_OK)
+        return err;
+    err = fl_appender_write(a, data, len, eb);
+    fl_appender_close(&a);
+    return err;
+}

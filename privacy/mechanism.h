@@ -1,0 +1,34 @@
+/*
+ * privacy/mechanism.h: the Gaussian mechanism on float32 vectors.
+ *
+ * Pure functions over caller-owned buffers; randomness comes only through
+ * the dp_rng_t passed in (production: the CSPRNG; tests: a seed).
+ */
+#ifndef DP_MECHANISM_H
+#define DP_MECHANISM_H
+
+#include <stddef.h>
+
+#include "common/err.h"
+#include "privacy/rng.h"
+
+/* L2 norm of v (accumulated in double). */
+double dp_l2_norm(const float *v, size_t n);
+
+/*
+ * Scales v in place so that its L2 norm is at most clip (> 0). Returns the
+ * norm before clipping.
+ */
+double dp_clip_l2(float *v, size_t n, double clip);
+
+/*
+ * Adds independent N(0, stddev^2) noise to each of the n values of v.
+ * stddev >= 0 and finite (0 adds nothing). Fast path: this runs once per
+ * parameter per DP-SGD step.
+ */
+void dp_noise_add_gaussian(dp_rng_t *rng, float *v, size_t n, double stddev);
+
+/* Writes n independent N(0, stddev^2) draws into out. */
+void dp_noise_fill_gaussian(dp_rng_t *rng, float *out, size_t n, double stddev);
+
+#endif
