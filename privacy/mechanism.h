@@ -16,8 +16,12 @@
 double dp_l2_norm(const float *v, size_t n);
 
 /*
- * Scales v in place so that its L2 norm is at most clip (> 0). Returns the
- * norm before clipping.
+ * Scales v in place so that its L2 norm is at most clip (> 0, finite).
+ * Returns the norm before clipping. A vector already within clip is left
+ * untouched; otherwise the scale is clip/norm shrunk by 2^-22 (relative) so
+ * that float rounding cannot leave the norm above clip. A vector whose norm
+ * is not finite (NaN or infinite elements) is set to zero, and the NaN or
+ * infinite norm is returned so the caller can count it.
  */
 double dp_clip_l2(float *v, size_t n, double clip);
 
@@ -28,7 +32,8 @@ double dp_clip_l2(float *v, size_t n, double clip);
  */
 void dp_noise_add_gaussian(dp_rng_t *rng, float *v, size_t n, double stddev);
 
-/* Writes n independent N(0, stddev^2) draws into out. */
+/* Writes n independent N(0, stddev^2) draws into out (zeros if stddev is
+ * 0). Which generator ran: dp_rng_kind_name(dp_rng_kind(rng)). */
 void dp_noise_fill_gaussian(dp_rng_t *rng, float *out, size_t n, double stddev);
 
 #endif

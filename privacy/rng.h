@@ -7,7 +7,14 @@
  * records say which generator ran. Key material is wiped on destroy.
  *
  * Ownership: the caller owns the returned dp_rng_t and frees it with
- * dp_rng_destroy(). Not thread-safe: one generator per thread.
+ * dp_rng_destroy(). Not thread-safe: one generator per thread. Not
+ * fork-safe: a child process must create its own generator (a copied one
+ * repeats the parent's stream).
+ *
+ * Errors: the constructors return FL_ERR_CRYPTO if OpenSSL cannot supply
+ * a key or set up the cipher, FL_ERR_NOMEM, or FL_ERR_INVALID (out NULL).
+ * The draw functions cannot fail; should the cipher ever fail mid-stream
+ * the process aborts rather than emit predictable noise.
  */
 #ifndef DP_RNG_H
 #define DP_RNG_H
@@ -43,5 +50,27 @@ double dp_rng_uniform(dp_rng_t *rng);
 uint64_t dp_rng_below(dp_rng_t *rng, uint64_t n);
 /* One standard normal draw (double precision). */
 double dp_rng_gaussian(dp_rng_t *rng);
+
+/*
+ * Bulk Gaussian kernels (the DP-SGD hot path; privacy/mechanism.c calls
+ * them). fill: out[j] = stddev * z_j; add: v[j] += stddev * z_j, computed
+ * in double and rounded once to float. z_j are independent standard
+ * normals from the same sampler as dp_rng_gaussian(), drawn straight from
+ * the keystream buffer. stddev finite; n may be 0.
+ */
+void dp_rng_gaussian_fill_f32(dp_rng_t *rng, float *out, size_t n,
+                              double stddev);
+void dp_rng_gaussian_add_f32(dp_rng_t *rng, float *v, size_t n, double stddev);
+
+/* The keystream cipher ("aes-256-ctr") and Gaussian sampler ("ziggurat"),
+ * for benchmarks and records. Static strings. */
+const char *dp_rng_stream_name(void);
+const char *dp_rng_gaussian_kernel_name(void);
+
+/*
+ * Internal, for tests: relative error of the ziggurat table's closure (the
+ * top layer's area against the common layer area); below 1e-12.
+ */
+double dp__rng_zig_closure_error(const dp_rng_t *rng);
 
 #endif
