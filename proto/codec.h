@@ -44,7 +44,7 @@
 /* Limits that do not depend on the job (docs/protocol.md lists them). */
 #define PB_MAX_MESSAGE_DEFAULT ((size_t) 16 << 20) /* one Envelope, bytes */
 #define PB_MAX_MESSAGE_HARD ((size_t) 256 << 20)   /* max of the above */
-#define PB_MAX_JOB_DEFAULT ((size_t) 64 << 10)     /* job file, bytes */
+#define PB_MAX_JOB_DEFAULT ((size_t) 256 << 10)    /* = PB_JOB_MAX_BYTES */
 #define PB_MAX_VERSION_LEN 64 /* software versions, printable ASCII */
 #define PB_MAX_SITE_ID_LEN 64 /* site ids: [A-Za-z0-9._-] */
 #define PB_MAX_TEXT_LEN 256   /* free texts: printable UTF-8 */
@@ -53,7 +53,7 @@
 #define PB_MAX_LOCAL_STEPS 1000000u
 #define PB_MAX_DEADLINE_MS ((uint64_t) 7 * 24 * 3600 * 1000) /* one week */
 #define PB_MAX_DATASET_SIZE ((uint64_t) 1 << 40)
-#define PB_MAX_CLASSES 256u
+#define PB_MAX_CLASSES 1000u /* = PB_JOB_MAX_CLASSES of proto/job.h */
 #define PB_MAX_SUBGROUPS 64u
 #define PB_MAX_MODEL_DIM ((size_t) 1 << 26) /* floats; 256 MiB of wire */
 
@@ -64,7 +64,10 @@
 typedef struct pb_limits {
     /* Largest Envelope accepted, bytes: 1..PB_MAX_MESSAGE_HARD. */
     size_t max_message_bytes;
-    /* Largest job file in a JobOffer, bytes: 1..max_message_bytes. */
+    /*
+     * Largest job file in a JobOffer, bytes: 1..PB_MAX_MESSAGE_HARD (the
+     * message limit applies as well).
+     */
     size_t max_job_bytes;
     /*
      * Floats in a model or an update (TrainRequest.model,

@@ -13,15 +13,20 @@
 #include <string.h>
 
 /*
- * The unpacker may allocate at most PB__ALLOC_FACTOR bytes per input byte
- * plus PB__ALLOC_SLACK. A valid message needs about one byte per input byte
- * (byte strings are copied once) plus small structs; the slack covers the
- * bounded repeated fields (a 256 x 256 confusion matrix is 512 KiB) even
- * when a peer sends them unpacked. A message of many tiny fields, which
- * protobuf-c expands into 32-byte bookkeeping records each, is refused.
+ * The unpacker may allocate at most PB__ALLOC_FACTOR bytes per input byte,
+ * plus PB__ALLOC_SLACK, plus what the bounded repeated fields may need
+ * (alloc_budget()). A valid message needs about one byte per input byte
+ * (byte strings are copied once) plus small structs. Repeated fields are
+ * the exception: a packed varint of one byte becomes an 8-byte array slot
+ * and, sent unpacked, a 32-byte bookkeeping record of protobuf-c as well;
+ * their counts are bounded by the limits, so their share is too. A message
+ * of many tiny unknown or repeated fields beyond that is refused before
+ * protobuf-c allocates for it.
  */
 #define PB__ALLOC_FACTOR 2u
-#define PB__ALLOC_SLACK ((size_t) 4 << 20)
+#define PB__ALLOC_SLACK ((size_t) 1 << 20)
+#define PB__ALLOC_PER_CELL 48u      /* confusion count: slot + record */
+#define PB__ALLOC_PER_SUBGROUP 512u /* struct, pointer, record, name */
 
 typedef struct bounded_alloc {
     size_t budget;
@@ -385,10 +390,10 @@ check_limits(const pb_limits_t *lim, fl_errbuf_t *eb)
         return fl_fail(eb, FL_ERR_INVALID,
                        "limits: max_message_bytes %zu not in 1..%zu",
                        lim->max_message_bytes, PB_MAX_MESSAGE_HARD);
-    if (lim->max_job_bytes == 0 || lim->max_job_bytes > lim->max_message_bytes)
+    if (lim->max_job_bytes == 0 || lim->max_job_bytes > PB_MAX_MESSAGE_HARD)
         return fl_fail(eb, FL_ERR_INVALID,
                        "limits: max_job_bytes %zu not in 1..%zu",
-                       lim->max_job_bytes, lim->max_message_bytes);
+                       lim->max_job_bytes, PB_MAX_MESSAGE_HARD);
     if (lim->model_dim > PB_MAX_MODEL_DIM)
         return fl_fail(eb, FL_ERR_INVALID, "limits: model_dim %zu above %zu",
                        lim->model_dim, PB_MAX_MODEL_DIM);
@@ -397,6 +402,17 @@ check_limits(const pb_limits_t *lim, fl_errbuf_t *eb)
                        "limits: n_classes %u not 0 or in 2..%u",
                        (unsigned) lim->n_classes, PB_MAX_CLASSES);
     return FL_OK;
+}
+
+/* At most about 2 * 256 MiB + 48 MB: no overflow on 64-bit size_t. */
+static size_t
+alloc_budget(size_t len, const pb_limits_t *lim)
+{
+    size_t cells = (size_t) lim->n_classes * lim->n_classes;
+
+    return PB__ALLOC_FACTOR * len + PB__ALLOC_SLACK +
+           cells * PB__ALLOC_PER_CELL +
+           (size_t) PB_MAX_SUBGROUPS * PB__ALLOC_PER_SUBGROUP;
 }
 
 fl_err_t
@@ -424,7 +440,7 @@ pb_envelope_decode(const uint8_t *buf, size_t len, const pb_limits_t *lim,
         err = fl_fail(eb, FL_ERR_PARSE, "envelope: empty");
         goto out;
     }
-    ba.budget = PB__ALLOC_FACTOR * len + PB__ALLOC_SLACK;
+    ba.budget = alloc_budget(len, lim);
     env = dpfl__envelope__unpack(&alloc, len, buf);
     if (env == NULL) {
         if (ba.refused)
