@@ -1,0 +1,286 @@
+/*
+ * proto/chan_stream.c: one TLS session over memory BIOs, and the message
+ * framing inside it.
+ *
+ * Frames from the peer are written into the session's input BIO; whatever
+ * OpenSSL writes to its output BIO is cut into ZeroMQ frames by the emit
+ * callback. Application messages are a 4-byte big-endian length then the
+ * bytes; a big message is written in pieces so that no frame holds more
+ * than CHAN_MAX_TLS_FRAME bytes of whole TLS records. Received messages are
+ * decrypted straight into a buffer of their announced length, which is
+ * checked against the maximum before anything is allocated.
+ */
+#include "proto/chan_internal.h"
+
+#include <openssl/err.h>
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Plaintext per SSL_write: 62 full records (16 KiB each, 22 bytes of
+ * overhead) plus the 4-byte length record stay under 1 MiB per frame. */
+#define PIECE ((size_t) 62 * 16384)
+
+fl_err_t
+chan__stream_init(chan__stream_t *st, SSL_CTX *ctx, bool server,
+                  const char *host, size_t max_msg, void *app_data)
+{
+    BIO *in = NULL, *out = NULL;
+
+    memset(st, 0, sizeof(*st));
+    st->max_msg = max_msg;
+    ERR_clear_error();
+    st->ssl = SSL_new(ctx);
+    in = BIO_new(BIO_s_mem());
+    out = BIO_new(BIO_s_mem());
+    if (st->ssl == NULL || in == NULL || out == NULL) {
+        goto fail;
+    }
+    /* An empty BIO means "wait for more", not end of stream. */
+    BIO_set_mem_eof_return(in, -1);
+    BIO_set_mem_eof_return(out, -1);
+    SSL_set_bio(st->ssl, in, out);
+    st->net_in = in;
+    in = out = NULL;
+    SSL_set_app_data(st->ssl, app_data);
+    if (server) {
+        SSL_set_accept_state(st->ssl);
+    } else {
+        SSL_set_connect_state(st->ssl);
+        if (host == NULL || SSL_set1_host(st->ssl, host) != 1 ||
+            SSL_set_tlsext_host_name(st->ssl, host) != 1) {
+            goto fail;
+        }
+    }
+    return FL_OK;
+fail:
+    ERR_clear_error();
+    BIO_free(in);
+    BIO_free(out);
+    chan__stream_free(st);
+    return FL_ERR_NOMEM;
+}
+
+void
+chan__stream_free(chan__stream_t *st)
+{
+    SSL_free(st->ssl);
+    free(st->msg);
+    memset(st, 0, sizeof(*st));
+}
+
+fl_err_t
+chan__stream_feed(chan__stream_t *st, const void *data, size_t len)
+{
+    if (len > INT_MAX || BIO_write(st->net_in, data, (int) len) != (int) len) {
+        ERR_clear_error();
+        return FL_ERR_LIMIT;
+    }
+    return FL_OK;
+}
+
+/* Moves what OpenSSL wrote into frames of at most CHAN_MAX_TLS_FRAME. */
+static fl_err_t
+emit_pending(chan__stream_t *st, uint8_t type, chan__emit_fn emit, void *arg)
+{
+    BIO *wbio = SSL_get_wbio(st->ssl);
+    size_t n;
+
+    while ((n = BIO_ctrl_pending(wbio)) > 0) {
+        zmq_msg_t m;
+        fl_err_t rc;
+        if (n > CHAN_MAX_TLS_FRAME) {
+            n = CHAN_MAX_TLS_FRAME;
+        }
+        if (zmq_msg_init_size(&m, n) != 0) {
+            return FL_ERR_NOMEM;
+        }
+        if (BIO_read(wbio, zmq_msg_data(&m), (int) n) != (int) n) {
+            zmq_msg_close(&m);
+            ERR_clear_error();
+            return FL_ERR_INTERNAL;
+        }
+        rc = emit(arg, type, &m);
+        if (rc != FL_OK) {
+            return rc;
+        }
+    }
+    return FL_OK;
+}
+
+/* After a failed SSL call: the reason, and the fatal alert if any. */
+static fl_err_t
+fail_tls(chan__stream_t *st, int ret, chan__emit_fn emit, void *arg, char *why,
+         size_t whylen)
+{
+    long vr = SSL_get_verify_result(st->ssl);
+
+    chan__tls_reason(st->ssl, ret, why, whylen);
+    (void) emit_pending(st, CHAN_T_ALERT, emit, arg);
+    return vr != X509_V_OK ? FL_ERR_AUTH : FL_ERR_PROTO;
+}
+
+fl_err_t
+chan__stream_handshake(chan__stream_t *st, chan__emit_fn emit, void *arg,
+                       char *why, size_t whylen)
+{
+    int r, e;
+    fl_err_t rc;
+
+    ERR_clear_error();
+    r = SSL_do_handshake(st->ssl);
+    if (r == 1) {
+        st->done = true;
+        return emit_pending(st, CHAN_T_HS, emit, arg);
+    }
+    e = SSL_get_error(st->ssl, r);
+    if (e == SSL_ERROR_WANT_READ) {
+        rc = emit_pending(st, CHAN_T_HS, emit, arg);
+        return rc == FL_OK ? FL_ERR_AGAIN : rc;
+    }
+    return fail_tls(st, r, emit, arg, why, whylen);
+}
+
+/* One SSL_read into dst; FL_OK with *got > 0, FL_ERR_AGAIN, or failure. */
+static fl_err_t
+read_some(chan__stream_t *st, uint8_t *dst, size_t want, size_t *got,
+          chan__emit_fn emit, void *arg, char *why, size_t whylen)
+{
+    int r, e;
+
+    if (want > INT_MAX) {
+        want = INT_MAX;
+    }
+    ERR_clear_error();
+    r = SSL_read(st->ssl, dst, (int) want);
+    if (r > 0) {
+        *got = (size_t) r;
+        return FL_OK;
+    }
+    e = SSL_get_error(st->ssl, r);
+    if (e == SSL_ERROR_WANT_READ) {
+        return FL_ERR_AGAIN;
+    }
+    if (e == SSL_ERROR_ZERO_RETURN) {
+        snprintf(why, whylen, "peer closed the session (close_notify)");
+        return FL_ERR_CLOSED;
+    }
+    return fail_tls(st, r, emit, arg, why, whylen);
+}
+
+/* Called when the 4-byte length is complete: allocates the message. */
+static fl_err_t
+start_message(chan__stream_t *st, char *why, size_t whylen)
+{
+    const uint8_t *b = st->lenbuf;
+    size_t n = ((size_t) b[0] << 24) | ((size_t) b[1] << 16) |
+               ((size_t) b[2] << 8) | (size_t) b[3];
+
+    if (n == 0 || n > st->max_msg) {
+        snprintf(why, whylen,
+                 "message of %zu bytes announced (limit 1..%zu bytes)", n,
+                 st->max_msg);
+        return FL_ERR_LIMIT;
+    }
+    st->msg = malloc(n);
+    if (st->msg == NULL) {
+        snprintf(why, whylen, "out of memory for a %zu-byte message", n);
+        return FL_ERR_NOMEM;
+    }
+    st->msg_len = n;
+    st->msg_have = 0;
+    return FL_OK;
+}
+
+fl_err_t
+chan__stream_read(chan__stream_t *st, chan__deliver_fn deliver, void *darg,
+                  chan__emit_fn emit, void *earg, char *why, size_t whylen)
+{
+    fl_err_t rc = FL_OK;
+    size_t got = 0;
+
+    for (;;) {
+        if (st->msg == NULL) {
+            rc = read_some(st, st->lenbuf + st->len_have, 4 - st->len_have,
+                           &got, emit, earg, why, whylen);
+            if (rc != FL_OK) {
+                break;
+            }
+            st->len_have += got;
+            if (st->len_have == 4) {
+                st->len_have = 0;
+                rc = start_message(st, why, whylen);
+                if (rc != FL_OK) {
+                    return rc;
+                }
+            }
+            continue;
+        }
+        rc = read_some(st, st->msg + st->msg_have, st->msg_len - st->msg_have,
+                       &got, emit, earg, why, whylen);
+        if (rc != FL_OK) {
+            break;
+        }
+        st->msg_have += got;
+        if (st->msg_have == st->msg_len) {
+            uint8_t *m = st->msg;
+            st->msg = NULL;
+            rc = deliver(darg, m, st->msg_len);
+            if (rc != FL_OK) {
+                return rc;
+            }
+        }
+    }
+    return rc == FL_ERR_AGAIN ? FL_OK : rc;
+}
+
+static fl_err_t
+write_all(chan__stream_t *st, const uint8_t *buf, size_t len)
+{
+    ERR_clear_error();
+    if (SSL_write(st->ssl, buf, (int) len) != (int) len) {
+        ERR_clear_error();
+        return FL_ERR_CRYPTO;
+    }
+    return FL_OK;
+}
+
+fl_err_t
+chan__stream_write(chan__stream_t *st, const uint8_t *buf, size_t len,
+                   chan__emit_fn emit, void *arg)
+{
+    uint8_t hdr[4];
+    size_t off = 0;
+    fl_err_t rc;
+
+    if (len == 0 || len > st->max_msg || len > UINT32_MAX) {
+        return FL_ERR_LIMIT;
+    }
+    hdr[0] = (uint8_t) (len >> 24);
+    hdr[1] = (uint8_t) (len >> 16);
+    hdr[2] = (uint8_t) (len >> 8);
+    hdr[3] = (uint8_t) len;
+    rc = write_all(st, hdr, sizeof(hdr));
+    while (rc == FL_OK && off < len) {
+        size_t n = len - off < PIECE ? len - off : PIECE;
+        rc = write_all(st, buf + off, n);
+        if (rc == FL_OK) {
+            rc = emit_pending(st, CHAN_T_REC, emit, arg);
+        }
+        off += n;
+    }
+    return rc;
+}
+
+void
+chan__stream_close(chan__stream_t *st, chan__emit_fn emit, void *arg)
+{
+    if (st->ssl == NULL || !st->done) {
+        return;
+    }
+    ERR_clear_error();
+    (void) SSL_shutdown(st->ssl);
+    ERR_clear_error();
+    (void) emit_pending(st, CHAN_T_CLOSE, emit, arg);
+}
