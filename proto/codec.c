@@ -28,7 +28,8 @@ pb_limits_default(pb_limits_t *lim)
 
 /*
  * Reads one varint at buf[*pos..len). Returns false when truncated or longer
- * than ten bytes or above 2^64-1 (the tenth byte may only hold one bit).
+ * than ten bytes. Bits past 2^64 in the tenth byte are dropped, as
+ * protobuf-c drops them, so that the peek and the full decode agree.
  */
 static bool
 read_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *v)
@@ -41,8 +42,6 @@ read_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *v)
         if (*pos >= len)
             return false;
         b = buf[(*pos)++];
-        if (i == 9 && b > 1)
-            return false;
         r |= (uint64_t) (b & 0x7f) << (7 * i);
         if ((b & 0x80) == 0) {
             *v = r;

@@ -28,7 +28,7 @@ static const pb_type_t sample_types[] = {
     PB_EVAL_RESULT,   PB_ERROR,        PB_BYE};
 #define N_SAMPLE_TYPES (sizeof sample_types / sizeof sample_types[0])
 
-static void
+static inline void
 sample_limits(pb_limits_t *lim)
 {
     pb_limits_default(lim);
@@ -37,7 +37,7 @@ sample_limits(pb_limits_t *lim)
 }
 
 /* A vector with distinct, exactly representable values (and a -0). */
-static float *
+static inline float *
 sample_vector(size_t n)
 {
     float *v = malloc(n * sizeof *v);
@@ -50,14 +50,14 @@ sample_vector(size_t n)
     return v;
 }
 
-static void
+static inline void
 sample_hash(uint8_t h[PB_HASH_LEN], uint8_t seed)
 {
     for (int i = 0; i < PB_HASH_LEN; i++)
         h[i] = (uint8_t) (seed + 7 * i);
 }
 
-static void
+static inline void
 sample_job_offer(pb_job_offer_t *m)
 {
     unsigned int n = 0;
@@ -72,7 +72,7 @@ sample_job_offer(pb_job_offer_t *m)
         abort();
 }
 
-static void
+static inline void
 sample_eval_result(pb_eval_result_t *m)
 {
     static const uint64_t conf[4] = {50, 7, 3, 40};
@@ -102,7 +102,7 @@ sample_eval_result(pb_eval_result_t *m)
     m->subgroups[1].auroc = 0.5;
 }
 
-static void
+static inline void
 sample_train(pb_msg_t *msg)
 {
     if (msg->type == PB_TRAIN_REQUEST) {
@@ -137,7 +137,7 @@ sample_train(pb_msg_t *msg)
 }
 
 /* Fills msg (zeroed first) with a valid message of the given type. */
-static void
+static inline void
 sample_msg(pb_type_t type, pb_msg_t *msg)
 {
     memset(msg, 0, sizeof *msg);

@@ -259,7 +259,7 @@ test_peek_rejects(void **state)
     static const uint8_t no_id[] = {0x08, 0x01, 0x18, 0x05};
     /* msg_id 7 with wire type 2 */
     static const uint8_t bad_wire[] = {0x12, 0x01, 0x07};
-    /* msg_id as an 11-byte varint */
+    /* msg_id as an 11-byte varint (ten is the most) */
     static const uint8_t long_varint[] = {0x10, 0xff, 0xff, 0xff, 0xff, 0xff,
                                           0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
     /* msg_id 7, then a length-delimited field 10 claiming 100 bytes */
@@ -269,6 +269,8 @@ test_peek_rejects(void **state)
     /* msg_id 7 then 9 (the last wins), fixed64 and fixed32 skipped */
     static const uint8_t twice[] = {0x10, 0x07, 0x21, 1, 2, 3, 4, 5,    6,
                                     7,    8,    0x2d, 1, 2, 3, 4, 0x10, 0x09};
+    static const uint8_t ten[] = {0x10, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                  0xff, 0xff, 0xff, 0xff, 0x7f};
     uint64_t id = 0, reply = 0;
 
     (void) state;
@@ -290,6 +292,9 @@ test_peek_rejects(void **state)
     assert_int_equal(pb_envelope_peek(twice, sizeof twice, &id, &reply), FL_OK);
     assert_int_equal(id, 9);
     assert_int_equal(reply, 0);
+    /* A ten-byte varint: bits past 2^64 are dropped, as protobuf-c does. */
+    assert_int_equal(pb_envelope_peek(ten, sizeof ten, &id, &reply), FL_OK);
+    assert_int_equal(id, UINT64_MAX);
 }
 
 int
