@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rand.h>
+
 /* Protobuf wire types (the low three bits of a field key). */
 enum { WIRE_VARINT = 0, WIRE_FIXED64 = 1, WIRE_LEN = 2, WIRE_FIXED32 = 5 };
 
@@ -125,6 +127,23 @@ pb_envelope_peek(const uint8_t *buf, size_t len, uint64_t *msg_id,
         *msg_id = id;
     if (in_reply_to != NULL)
         *in_reply_to = reply;
+    return FL_OK;
+}
+
+fl_err_t
+pb_msg_id_first(uint64_t *id)
+{
+    uint8_t b[8];
+    uint64_t v = 0;
+
+    if (id == NULL)
+        return FL_ERR_INVALID;
+    if (RAND_bytes(b, sizeof b) != 1)
+        return FL_ERR_CRYPTO;
+    for (size_t i = 0; i < sizeof b; i++)
+        v = v << 8 | b[i];
+    /* 62 random bits, plus one: 1..2^62. */
+    *id = (v >> 2) + 1;
     return FL_OK;
 }
 

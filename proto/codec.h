@@ -334,6 +334,15 @@ fl_err_t pb_envelope_encode(const pb_msg_t *msg, uint8_t **out, size_t *len,
  */
 void pb_msg_cleanup(pb_msg_t *msg);
 
+/*
+ * Picks the first msg_id of a process: a random value in 1..2^62 (from the
+ * OpenSSL CSPRNG), so that a restarted process does not reuse ids its peer
+ * still remembers (the channel drops ids it has delivered), and 2^62
+ * increments never wrap to 0. Increment it for each message sent.
+ * Returns FL_OK or FL_ERR_CRYPTO (no randomness available).
+ */
+fl_err_t pb_msg_id_first(uint64_t *id) FL_WUR;
+
 /* The body's name as in docs/protocol.md ("train_result"), or "unknown". */
 const char *pb_type_name(pb_type_t type);
 

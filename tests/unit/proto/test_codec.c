@@ -297,6 +297,21 @@ test_peek_rejects(void **state)
     assert_int_equal(id, UINT64_MAX);
 }
 
+static void
+test_msg_id_first(void **state)
+{
+    uint64_t a = 0, b = 0;
+
+    (void) state;
+    assert_int_equal(pb_msg_id_first(&a), FL_OK);
+    assert_int_equal(pb_msg_id_first(&b), FL_OK);
+    assert_true(a >= 1 && a <= ((uint64_t) 1 << 62));
+    assert_true(b >= 1 && b <= ((uint64_t) 1 << 62));
+    /* Two draws of 62 bits collide with probability 2^-62. */
+    assert_true(a != b);
+    assert_int_equal(pb_msg_id_first(NULL), FL_ERR_INVALID);
+}
+
 int
 main(void)
 {
@@ -306,6 +321,7 @@ main(void)
         cmocka_unit_test(test_vector_wire_bytes),
         cmocka_unit_test(test_peek),
         cmocka_unit_test(test_peek_rejects),
+        cmocka_unit_test(test_msg_id_first),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
