@@ -251,15 +251,17 @@ pmf_connect_dots(const mech_t *m, enum dir dir, double iv, double z,
 static double
 pmf_log_mgf(const pmf_t *pm, double iv, double lambda)
 {
-    double r = exp(-fabs(lambda) * iv), term = 1.0, sum = 0.0;
+    /* Terms shrink by r; once one is below 1e-17 of the sum, the rest
+     * (total mass <= 1) cannot change it. */
+    double r = exp(-fabs(lambda) * iv), term = 1.0, sum = 1e-300;
     double top;
     if (lambda > 0.0) {
         top = (double) (pm->lo + (int64_t) pm->len - 1) * iv;
-        for (size_t i = pm->len; i-- > 0 && term > 1e-250; term *= r)
+        for (size_t i = pm->len; i-- > 0 && term > 1e-17 * sum; term *= r)
             sum += pm->p[i] * term;
     } else {
         top = (double) pm->lo * iv;
-        for (size_t i = 0; i < pm->len && term > 1e-250; i++, term *= r)
+        for (size_t i = 0; i < pm->len && term > 1e-17 * sum; i++, term *= r)
             sum += pm->p[i] * term;
     }
     return sum > 0.0 ? lambda * top + log(sum) : -INFINITY;
@@ -317,28 +319,33 @@ fft_good_len(size_t n)
     }
 }
 
-/* acc[k] *= z^steps, complex, by binary exponentiation. */
+/*
+ * acc[k] *= spec[k]^steps by binary exponentiation, bit by bit over the
+ * whole array (branch-free inner loops); spec is consumed. Squares whose
+ * modulus drops below 1e-200 are flushed to zero: they cannot matter next
+ * to the zero-frequency term (modulus <= 1) and would turn subnormal.
+ */
 static void
 mul_power(fftw_complex *acc, fftw_complex *spec, size_t nc, uint64_t steps)
 {
-    for (size_t k = 0; k < nc; k++) {
-        double br = spec[k][0], bi = spec[k][1], rr = 1.0, ri = 0.0;
-        for (uint64_t e = steps;;) {
-            if (e & 1) {
-                double t = rr * br - ri * bi;
-                ri = rr * bi + ri * br;
-                rr = t;
+    for (uint64_t e = steps; e != 0; e >>= 1) {
+        if (e & 1) {
+            for (size_t k = 0; k < nc; k++) {
+                double ar = acc[k][0], ai = acc[k][1];
+                double br = spec[k][0], bi = spec[k][1];
+                acc[k][0] = ar * br - ai * bi;
+                acc[k][1] = ar * bi + ai * br;
             }
-            e >>= 1;
-            if (e == 0)
-                break;
-            double t = br * br - bi * bi;
-            bi = 2.0 * br * bi;
-            br = t;
         }
-        double ar = acc[k][0], ai = acc[k][1];
-        acc[k][0] = ar * rr - ai * ri;
-        acc[k][1] = ar * ri + ai * rr;
+        if (e == 1)
+            break;
+        for (size_t k = 0; k < nc; k++) {
+            double br = spec[k][0], bi = spec[k][1];
+            double m = br * br + bi * bi;
+            double keep = m < 1e-200 ? 0.0 : 1.0;
+            spec[k][0] = keep * (br * br - bi * bi);
+            spec[k][1] = keep * (2.0 * br * bi);
+        }
     }
 }
 
@@ -617,7 +624,24 @@ check_entry(const dp_sgm_t *e, size_t i, fl_errbuf_t *eb)
     return FL_OK;
 }
 
-/* Validates the history and merges equal (q, sigma) entries. */
+/* Canonical order (by q, then sigma), so that the floating-point result
+ * does not depend on the order of the history. Insertion sort: m <= 256. */
+static void
+sort_mechanisms(mech_t *m, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        mech_t x = m[i];
+        size_t j = i;
+        while (j > 0 && (m[j - 1].q > x.q ||
+                         (m[j - 1].q == x.q && m[j - 1].sigma > x.sigma))) {
+            m[j] = m[j - 1];
+            j--;
+        }
+        m[j] = x;
+    }
+}
+
+/* Validates the history, merges equal (q, sigma) entries and sorts them. */
 static fl_err_t
 merge_history(const dp_sgm_t *hist, size_t n, int exact, hist_t *h,
               fl_errbuf_t *eb)
@@ -665,6 +689,7 @@ merge_history(const dp_sgm_t *hist, size_t n, int exact, hist_t *h,
         h->mech[j].steps += e->steps;
         last = j;
     }
+    sort_mechanisms(h->mech, h->m);
     if (h->mu2 > 0.0 && h->m > 0) {
         if (!isfinite(h->mu2))
             return fl_fail(eb, FL_ERR_NUMERIC, "pld: Gaussian mu overflows");
