@@ -72,7 +72,7 @@ acklam_lower(double p)
 double
 dp_norm_quantile(double p)
 {
-    double x;
+    double x, lo, sign = -1.0;
 
     if (isnan(p) || p < 0.0 || p > 1.0)
         return NAN;
@@ -80,21 +80,27 @@ dp_norm_quantile(double p)
         return -INFINITY;
     if (p == 1.0)
         return INFINITY;
-    if (p > 0.5)
-        return -dp_norm_quantile(1.0 - p); /* exact for p in (1/2, 1) */
     if (p == 0.5)
         return 0.0;
-    x = acklam_lower(p);
-    if (p < 1e-300)
-        return x; /* exp(x^2/2) would overflow; 1e-9 relative is kept */
-    /* Halley steps on Phi(x) - p; the error term is computed relative to
-     * the density, which erfc keeps accurate deep in the lower tail. */
-    for (int it = 0; it < 2; it++) {
-        double e = dp_norm_cdf(x) - p;
-        double u = e * SQRT2PI * exp(0.5 * x * x);
-        x = x - u / (1.0 + 0.5 * x * u);
+    /* Work on the lower half: Phi^-1(p) = -Phi^-1(1 - p), and 1 - p is
+     * exact for p in (1/2, 1). x = Phi^-1(lo) <= 0. */
+    lo = p;
+    if (p > 0.5) {
+        lo = 1.0 - p;
+        sign = 1.0;
     }
-    return x;
+    x = acklam_lower(lo);
+    if (lo >= 1e-300) {
+        /* Halley steps on Phi(x) - lo; the error is taken relative to the
+         * density, which erfc keeps accurate deep in the lower tail (below
+         * 1e-300, exp(x^2/2) would overflow: Acklam's 1e-9 is kept). */
+        for (int it = 0; it < 2; it++) {
+            double e = dp_norm_cdf(x) - lo;
+            double u = e * SQRT2PI * exp(0.5 * x * x);
+            x = x - u / (1.0 + 0.5 * x * u);
+        }
+    }
+    return sign * -x;
 }
 
 static bool

@@ -11,8 +11,11 @@
  * The counter block starts at zero; a key is never reused with another
  * stream, and a 128-bit counter does not wrap in practice. AES-CTR output
  * is indistinguishable from uniform bytes to anyone without the key (the
- * standard PRF assumption on AES), which is what the privacy proofs need of
- * the noise: the adversary cannot predict it.
+ * standard PRP assumption on AES, plus the PRP/PRF switching term q^2/2^129
+ * for q blocks: 2^-49 after 16 TB), which is what the privacy proofs need
+ * of the noise: the adversary cannot predict it. Words are read from the
+ * keystream in native byte order (little-endian on every platform dpfl
+ * supports), which fixes the seeded streams.
  *
  * Uniform doubles: 53 random bits k, k = 0 rejected, u = k * 2^-53. Every
  * value is exactly representable, lies in (0, 1) and the set is symmetric
