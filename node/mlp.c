@@ -164,14 +164,30 @@ node_mlp_input_norms(node_mlp_t *ws, size_t n)
     }
 }
 
+/*
+ * ReLU without a branch: the signs of pre-activations are random, so a
+ * branch mispredicts half the time and dominated small models' steps.
+ * Clearing every bit of a value whose sign bit is set maps negatives (and
+ * -0) to +0 and leaves the rest untouched.
+ */
+static void
+relu_row(float *v, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        uint32_t b;
+
+        memcpy(&b, &v[j], sizeof(b));
+        b &= (uint32_t) ((int32_t) b >> 31) ^ UINT32_C(0xFFFFFFFF);
+        memcpy(&v[j], &b, sizeof(b));
+    }
+}
+
 /* Applies the hidden activation to row v of width n in place. */
 static void
 activate_row(node_activation_t act, float *v, size_t n)
 {
     if (act == NODE_ACT_RELU) {
-        for (size_t j = 0; j < n; j++) {
-            v[j] = v[j] > 0.0f ? v[j] : 0.0f;
-        }
+        relu_row(v, n);
     } else {
         for (size_t j = 0; j < n; j++) {
             v[j] = tanhf(v[j]);
@@ -285,8 +301,15 @@ static void
 derive_row(node_activation_t act, float *g, const float *a, size_t n)
 {
     if (act == NODE_ACT_RELU) {
+        /* Branch-free as in relu_row(): a >= 0 here, a > 0 iff bits set. */
         for (size_t j = 0; j < n; j++) {
-            g[j] = a[j] > 0.0f ? g[j] : 0.0f;
+            uint32_t ab;
+            uint32_t gb;
+
+            memcpy(&ab, &a[j], sizeof(ab));
+            memcpy(&gb, &g[j], sizeof(gb));
+            gb &= (uint32_t) - (int32_t) (ab != 0);
+            memcpy(&g[j], &gb, sizeof(gb));
         }
     } else {
         for (size_t j = 0; j < n; j++) {

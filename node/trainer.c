@@ -4,6 +4,7 @@
  */
 #include "node/trainer.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,9 @@ node_trainer_new(const node_model_t *model, const node_train_spec_t *spec,
     /* Most Poisson batches fit in one chunk; larger ones take several. */
     want = ceil(1.5 * spec->expected_batch) + 32.0;
     t->chunk = want >= (double) n_rows ? n_rows : (size_t) want;
+    if (spec->chunk > 0 && spec->chunk < t->chunk) {
+        t->chunk = spec->chunk;
+    }
     err = node_mlp_new(model, t->chunk, &t->ws, eb);
     if (err != FL_OK) {
         goto out;
@@ -259,18 +263,25 @@ chunk_grad(node_trainer_t *t, const float *params, size_t n, float beta)
     node_mlp_grad_sum(t->ws, n, clip ? t->factor : NULL, beta, t->grad);
 }
 
+/*
+ * v = momentum v + scale g; p -= lr v. Through BLAS level 1 because these
+ * loops run over every parameter each step and the compiler does not
+ * vectorise them at -O2.
+ */
 static void
-sgd_update(node_trainer_t *t, float *restrict p, float scale)
+sgd_update(node_trainer_t *t, float *p, float scale)
 {
-    float *restrict v = t->m1;
-    const float *restrict g = t->grad;
+    int n = (int) t->n_params;
     float mu = (float) t->spec.momentum;
     float lr = (float) t->spec.lr;
 
-    for (size_t i = 0; i < t->n_params; i++) {
-        v[i] = mu * v[i] + scale * g[i];
-        p[i] -= lr * v[i];
+    if (mu == 0.0f) {
+        cblas_saxpy(n, -lr * scale, t->grad, 1, p, 1);
+        return;
     }
+    cblas_sscal(n, mu, t->m1, 1);
+    cblas_saxpy(n, scale, t->grad, 1, t->m1, 1);
+    cblas_saxpy(n, -lr, t->m1, 1, p, 1);
 }
 
 static void

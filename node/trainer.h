@@ -55,6 +55,8 @@ typedef struct node_train_spec {
     double noise_multiplier; /* sigma >= 0 */
     double expected_batch;   /* B in (0, N] */
     int nonprivate;          /* 1: no clipping, no noise. Explicit only. */
+    size_t chunk;            /* examples processed at once (memory bound);
+                                0: min(N, 1.5 B + 32) */
 } node_train_spec_t;
 
 /* Per-run figures; noise_ns is the time spent drawing and adding noise. */
@@ -69,8 +71,8 @@ typedef struct node_trainer node_trainer_t;
 /*
  * Creates a trainer for a dataset of n_rows (N >= 1) rows. Validates the
  * spec (FL_ERR_INVALID naming the field) and allocates every buffer once:
- * a workspace for min(N, 1.5 B + 32) examples, the gradient and optimiser
- * state. FL_ERR_NOMEM, FL_ERR_LIMIT.
+ * a workspace for spec->chunk examples (default min(N, 1.5 B + 32)), the
+ * gradient and optimiser state. FL_ERR_NOMEM, FL_ERR_LIMIT.
  */
 fl_err_t node_trainer_new(const node_model_t *model,
                           const node_train_spec_t *spec, size_t n_rows,
