@@ -72,6 +72,8 @@ void
 dp_noise_fill_gaussian(dp_rng_t *rng, float *out, size_t n, double stddev)
 {
     assert(stddev >= 0.0 && isfinite(stddev));
+    if (n == 0)
+        return;
     if (stddev == 0.0) {
         memset(out, 0, n * sizeof(*out));
         return;
