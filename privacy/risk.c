@@ -321,3 +321,21 @@ dp_risk_report(const dp_sgm_t *hist, size_t n, double eps, double delta,
     }
     return FL_OK;
 }
+
+fl_err_t
+dp_risk_tradeoff_curve(const dp_risk_t *r, size_t n, double *alpha,
+                       double *beta_gdp, double *beta_epsdelta)
+{
+    if (r == NULL || alpha == NULL || beta_gdp == NULL ||
+        beta_epsdelta == NULL || n < 2 || n > DP_RISK_CURVE_MAX)
+        return FL_ERR_INVALID;
+    for (size_t i = 0; i < n; i++) {
+        /* The last point exactly 1, not a rounded sum. */
+        double a = i + 1 == n ? 1.0 : (double) i / (double) (n - 1);
+
+        alpha[i] = a;
+        beta_gdp[i] = isnan(r->mu) ? NAN : dp_gdp_tradeoff(r->mu, a);
+        beta_epsdelta[i] = dp_epsdelta_tradeoff(r->eps, r->delta, a);
+    }
+    return FL_OK;
+}

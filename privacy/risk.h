@@ -147,4 +147,17 @@ typedef struct dp_risk {
 fl_err_t dp_risk_report(const dp_sgm_t *hist, size_t n, double eps,
                         double delta, dp_risk_t *out) FL_WUR;
 
+/* Most points dp_risk_tradeoff_curve fills. */
+#define DP_RISK_CURVE_MAX 100000
+
+/*
+ * Samples both trade-off curves of a filled report for plotting: for
+ * i = 0..n-1, alpha[i] = i / (n - 1), beta_gdp[i] = G_mu(alpha[i]) (NaN
+ * when the report has no mu) and beta_epsdelta[i] = f_{eps,delta}(alpha[i]).
+ * The caller owns the three arrays of n doubles. Returns FL_OK, or
+ * FL_ERR_INVALID (a NULL pointer, n < 2 or n > DP_RISK_CURVE_MAX).
+ */
+fl_err_t dp_risk_tradeoff_curve(const dp_risk_t *r, size_t n, double *alpha,
+                                double *beta_gdp, double *beta_epsdelta) FL_WUR;
+
 #endif

@@ -317,6 +317,33 @@ test_risk_report(void **state)
     }
 }
 
+static void
+test_tradeoff_curve(void **state)
+{
+    dp_sgm_t full = {1.0, 1.0, 1}; /* exact mu = 1 */
+    dp_risk_t r;
+    double a[5], g[5], e[5];
+
+    (void) state;
+    assert_int_equal(dp_risk_report(&full, 1, log(2.0), 0.0, &r), FL_OK);
+    assert_int_equal(dp_risk_tradeoff_curve(&r, 5, a, g, e), FL_OK);
+    /* alpha 0, 1/4, 1/2, 3/4, 1 */
+    assert_true(a[0] == 0.0 && a[2] == 0.5 && a[4] == 1.0);
+    assert_true(g[0] == 1.0 && g[4] == 0.0);
+    near(g[2], 0.15865525393145705, 1e-14); /* Phi(-1) */
+    /* eps = ln 2: max(0, 1 - 2a, (1 - a)/2) = 1, 0.5, 0.25, 0.125, 0 */
+    near(e[0], 1.0, 1e-15);
+    near(e[1], 0.5, 1e-15);
+    near(e[2], 0.25, 1e-15);
+    near(e[3], 0.125, 1e-15);
+    assert_true(e[4] == 0.0);
+    assert_int_equal(dp_risk_report(NULL, 0, 1.0, 0.0, &r), FL_OK);
+    assert_int_equal(dp_risk_tradeoff_curve(&r, 2, a, g, e), FL_OK);
+    assert_true(isnan(g[0]) && isnan(g[1]));
+    assert_int_equal(dp_risk_tradeoff_curve(&r, 1, a, g, e), FL_ERR_INVALID);
+    assert_int_equal(dp_risk_tradeoff_curve(NULL, 5, a, g, e), FL_ERR_INVALID);
+}
+
 int
 main(void)
 {
@@ -329,6 +356,7 @@ main(void)
         cmocka_unit_test(test_gdp_epsilon),
         cmocka_unit_test(test_against_reference),
         cmocka_unit_test(test_risk_report),
+        cmocka_unit_test(test_tradeoff_curve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
