@@ -80,11 +80,27 @@ fl_err_t chan__frame_send(void *sock, const uint8_t *rid, size_t rid_len,
 fl_err_t chan__sock_setup(void *sock, int heartbeat_ms, int send_timeout_ms,
                           fl_errbuf_t *eb) FL_WUR;
 
-/* ---- chan_stream.c: one TLS session over memory BIOs ---- */
+/* ---- chan_stream.c: one TLS session over in-memory BIOs ---- */
 
+/* Bytes from the peer: borrowed from the current frame while it is being
+ * processed, copied into own only if some are left over afterwards. */
+typedef struct chan__inbuf {
+    const uint8_t *p;
+    size_t len;
+    uint8_t *own;
+} chan__inbuf_t;
+
+/* Records OpenSSL wrote, handed to ZeroMQ without a copy when large. */
+typedef struct chan__outbuf {
+    uint8_t *buf;
+    size_t len, cap;
+} chan__outbuf_t;
+
+/* The BIOs point into the struct: it must not move while in use. */
 typedef struct chan__stream {
     SSL *ssl;
-    BIO *net_in; /* TLS bytes from the peer */
+    chan__inbuf_t in;
+    chan__outbuf_t out;
     size_t max_msg;
     uint8_t lenbuf[4]; /* reassembly of the current message */
     size_t len_have;

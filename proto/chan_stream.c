@@ -1,10 +1,11 @@
 /*
- * proto/chan_stream.c: one TLS session over memory BIOs, and the message
- * framing inside it.
+ * proto/chan_stream.c: one TLS session over in-memory BIOs, and the
+ * message framing inside it.
  *
- * Frames from the peer are written into the session's input BIO; whatever
- * OpenSSL writes to its output BIO is cut into ZeroMQ frames by the emit
- * callback. Application messages are a 4-byte big-endian length then the
+ * Two small BIOs replace memory BIOs to save copies: OpenSSL reads the
+ * peer's frame where ZeroMQ received it, and the records it writes are
+ * collected in one buffer that becomes a ZeroMQ frame without a copy (emit
+ * callback). Application messages are a 4-byte big-endian length then the
  * bytes; a big message is written in pieces so that no frame holds more
  * than CHAN_MAX_TLS_FRAME bytes of whole TLS records. Received messages are
  * decrypted straight into a buffer of their announced length, which is
@@ -15,12 +16,101 @@
 #include <openssl/err.h>
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Plaintext per SSL_write: 62 full records (16 KiB each, 22 bytes of
  * overhead) plus the 4-byte length record stay under 1 MiB per frame. */
 #define PIECE ((size_t) 62 * 16384)
+
+/* Frames smaller than this are copied into a right-sized message and the
+ * buffer is kept; larger ones are handed to ZeroMQ as they are. */
+#define HANDOFF_MIN ((size_t) 64 << 10)
+
+static BIO_METHOD *g_in_meth, *g_out_meth;
+static pthread_once_t g_meth_once = PTHREAD_ONCE_INIT;
+
+static int
+in_read(BIO *b, char *out, int outl)
+{
+    chan__inbuf_t *in = BIO_get_data(b);
+    size_t n = outl > 0 ? (size_t) outl : 0;
+
+    BIO_clear_retry_flags(b);
+    if (in->len == 0) {
+        BIO_set_retry_read(b);
+        return -1;
+    }
+    if (n > in->len) {
+        n = in->len;
+    }
+    memcpy(out, in->p, n);
+    in->p += n;
+    in->len -= n;
+    return (int) n;
+}
+
+static int
+out_write(BIO *b, const char *data, int dlen)
+{
+    chan__outbuf_t *o = BIO_get_data(b);
+    size_t n = dlen > 0 ? (size_t) dlen : 0;
+
+    BIO_clear_retry_flags(b);
+    if (o->len + n > o->cap) {
+        size_t cap = o->cap ? o->cap : 16384;
+        uint8_t *nb;
+        while (cap < o->len + n) {
+            cap *= 2;
+        }
+        nb = realloc(o->buf, cap);
+        if (nb == NULL) {
+            return -1;
+        }
+        o->buf = nb;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, data, n);
+    o->len += n;
+    return (int) n;
+}
+
+static long
+bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void) b;
+    (void) num;
+    (void) ptr;
+    /* OpenSSL flushes after each flight; the bytes wait for emit. */
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int
+bio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static void
+make_methods(void)
+{
+    g_in_meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                             "dpfl channel input");
+    g_out_meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                              "dpfl channel output");
+    if (g_in_meth != NULL) {
+        BIO_meth_set_read(g_in_meth, in_read);
+        BIO_meth_set_ctrl(g_in_meth, bio_ctrl);
+        BIO_meth_set_create(g_in_meth, bio_create);
+    }
+    if (g_out_meth != NULL) {
+        BIO_meth_set_write(g_out_meth, out_write);
+        BIO_meth_set_ctrl(g_out_meth, bio_ctrl);
+        BIO_meth_set_create(g_out_meth, bio_create);
+    }
+}
 
 fl_err_t
 chan__stream_init(chan__stream_t *st, SSL_CTX *ctx, bool server,
@@ -31,17 +121,19 @@ chan__stream_init(chan__stream_t *st, SSL_CTX *ctx, bool server,
     memset(st, 0, sizeof(*st));
     st->max_msg = max_msg;
     ERR_clear_error();
+    if (pthread_once(&g_meth_once, make_methods) != 0 || g_in_meth == NULL ||
+        g_out_meth == NULL) {
+        return FL_ERR_NOMEM;
+    }
     st->ssl = SSL_new(ctx);
-    in = BIO_new(BIO_s_mem());
-    out = BIO_new(BIO_s_mem());
+    in = BIO_new(g_in_meth);
+    out = BIO_new(g_out_meth);
     if (st->ssl == NULL || in == NULL || out == NULL) {
         goto fail;
     }
-    /* An empty BIO means "wait for more", not end of stream. */
-    BIO_set_mem_eof_return(in, -1);
-    BIO_set_mem_eof_return(out, -1);
+    BIO_set_data(in, &st->in);
+    BIO_set_data(out, &st->out);
     SSL_set_bio(st->ssl, in, out);
-    st->net_in = in;
     in = out = NULL;
     SSL_set_app_data(st->ssl, app_data);
     if (server) {
@@ -67,46 +159,120 @@ chan__stream_free(chan__stream_t *st)
 {
     SSL_free(st->ssl);
     free(st->msg);
+    free(st->in.own);
+    free(st->out.buf);
     memset(st, 0, sizeof(*st));
 }
 
 fl_err_t
 chan__stream_feed(chan__stream_t *st, const void *data, size_t len)
 {
-    if (len > INT_MAX || BIO_write(st->net_in, data, (int) len) != (int) len) {
-        ERR_clear_error();
+    uint8_t *own;
+
+    if (st->in.len == 0) {
+        st->in.p = data; /* borrowed until chan__stream_settle */
+        st->in.len = len;
+        return FL_OK;
+    }
+    /* Rare: bytes left from an earlier frame; join them. */
+    if (st->in.len + len > 2 * CHAN_MAX_TLS_FRAME) {
         return FL_ERR_LIMIT;
     }
+    own = malloc(st->in.len + len);
+    if (own == NULL) {
+        return FL_ERR_NOMEM;
+    }
+    memcpy(own, st->in.p, st->in.len);
+    memcpy(own + st->in.len, data, len);
+    free(st->in.own);
+    st->in.own = own;
+    st->in.p = own;
+    st->in.len += len;
     return FL_OK;
+}
+
+/* Copies bytes OpenSSL left unread out of the borrowed frame. */
+static fl_err_t
+settle(chan__stream_t *st)
+{
+    uint8_t *own;
+
+    if (st->in.len == 0 || st->in.p == st->in.own) {
+        return FL_OK;
+    }
+    own = malloc(st->in.len);
+    if (own == NULL) {
+        return FL_ERR_NOMEM;
+    }
+    memcpy(own, st->in.p, st->in.len);
+    free(st->in.own);
+    st->in.own = own;
+    st->in.p = own;
+    return FL_OK;
+}
+
+static void
+free_frame(void *data, void *hint)
+{
+    (void) hint;
+    free(data);
 }
 
 /* Moves what OpenSSL wrote into frames of at most CHAN_MAX_TLS_FRAME. */
 static fl_err_t
 emit_pending(chan__stream_t *st, uint8_t type, chan__emit_fn emit, void *arg)
 {
-    BIO *wbio = SSL_get_wbio(st->ssl);
-    size_t n;
+    chan__outbuf_t *o = &st->out;
+    size_t off = 0;
+    fl_err_t rc = FL_OK;
 
-    while ((n = BIO_ctrl_pending(wbio)) > 0) {
+    if (o->len >= HANDOFF_MIN && o->len <= CHAN_MAX_TLS_FRAME) {
         zmq_msg_t m;
-        fl_err_t rc;
+        if (zmq_msg_init_data(&m, o->buf, o->len, free_frame, NULL) != 0) {
+            return FL_ERR_NOMEM;
+        }
+        o->buf = NULL;
+        o->len = o->cap = 0;
+        return emit(arg, type, &m);
+    }
+    while (rc == FL_OK && off < o->len) {
+        zmq_msg_t m;
+        size_t n = o->len - off;
         if (n > CHAN_MAX_TLS_FRAME) {
             n = CHAN_MAX_TLS_FRAME;
         }
         if (zmq_msg_init_size(&m, n) != 0) {
-            return FL_ERR_NOMEM;
+            rc = FL_ERR_NOMEM;
+            break;
         }
-        if (BIO_read(wbio, zmq_msg_data(&m), (int) n) != (int) n) {
-            zmq_msg_close(&m);
-            ERR_clear_error();
-            return FL_ERR_INTERNAL;
-        }
+        memcpy(zmq_msg_data(&m), o->buf + off, n);
+        off += n;
         rc = emit(arg, type, &m);
-        if (rc != FL_OK) {
-            return rc;
-        }
     }
-    return FL_OK;
+    o->len = 0;
+    if (o->cap > HANDOFF_MIN) { /* do not keep a big buffer per session */
+        free(o->buf);
+        o->buf = NULL;
+        o->cap = 0;
+    }
+    return rc;
+}
+
+/* Makes room for about n bytes of records before a big SSL_write. */
+static void
+reserve(chan__stream_t *st, size_t n)
+{
+    chan__outbuf_t *o = &st->out;
+    uint8_t *nb;
+
+    if (o->cap >= o->len + n) {
+        return;
+    }
+    nb = realloc(o->buf, o->len + n);
+    if (nb != NULL) {
+        o->buf = nb;
+        o->cap = o->len + n;
+    }
 }
 
 /* After a failed SSL call: the reason, and the fatal alert if any. */
@@ -132,11 +298,15 @@ chan__stream_handshake(chan__stream_t *st, chan__emit_fn emit, void *arg,
     r = SSL_do_handshake(st->ssl);
     if (r == 1) {
         st->done = true;
-        return emit_pending(st, CHAN_T_HS, emit, arg);
+        rc = emit_pending(st, CHAN_T_HS, emit, arg);
+        return rc == FL_OK ? settle(st) : rc;
     }
     e = SSL_get_error(st->ssl, r);
     if (e == SSL_ERROR_WANT_READ) {
         rc = emit_pending(st, CHAN_T_HS, emit, arg);
+        if (rc == FL_OK) {
+            rc = settle(st);
+        }
         return rc == FL_OK ? FL_ERR_AGAIN : rc;
     }
     return fail_tls(st, r, emit, arg, why, whylen);
@@ -232,7 +402,7 @@ chan__stream_read(chan__stream_t *st, chan__deliver_fn deliver, void *darg,
             }
         }
     }
-    return rc == FL_ERR_AGAIN ? FL_OK : rc;
+    return rc == FL_ERR_AGAIN ? settle(st) : rc;
 }
 
 static fl_err_t
@@ -264,6 +434,7 @@ chan__stream_write(chan__stream_t *st, const uint8_t *buf, size_t len,
     rc = write_all(st, hdr, sizeof(hdr));
     while (rc == FL_OK && off < len) {
         size_t n = len - off < PIECE ? len - off : PIECE;
+        reserve(st, n + n / 512 + 1024);
         rc = write_all(st, buf + off, n);
         if (rc == FL_OK) {
             rc = emit_pending(st, CHAN_T_REC, emit, arg);
