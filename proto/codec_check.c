@@ -126,8 +126,19 @@ pb__check_dim(size_t n, const pb_limits_t *lim, const char *field,
     return FL_OK;
 }
 
+/* True on a little-endian host, where the wire layout is the memory one. */
+static bool
+host_is_le(void)
+{
+    const uint32_t one = 1;
+    uint8_t first;
+
+    memcpy(&first, &one, 1);
+    return first == 1;
+}
+
 void
-pb__floats_from_le(float *dst, const uint8_t *src, size_t n)
+pb__floats_from_le_bytes(float *dst, const uint8_t *src, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const uint8_t *p = src + 4 * i;
@@ -139,7 +150,7 @@ pb__floats_from_le(float *dst, const uint8_t *src, size_t n)
 }
 
 void
-pb__floats_to_le(uint8_t *dst, const float *src, size_t n)
+pb__floats_to_le_bytes(uint8_t *dst, const float *src, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         uint32_t w;
@@ -151,6 +162,29 @@ pb__floats_to_le(uint8_t *dst, const float *src, size_t n)
         p[2] = (uint8_t) (w >> 16);
         p[3] = (uint8_t) (w >> 24);
     }
+}
+
+/* On a little-endian host the wire layout is the memory one: one copy. */
+void
+pb__floats_from_le(float *dst, const uint8_t *src, size_t n)
+{
+    if (host_is_le()) {
+        if (n > 0)
+            memcpy(dst, src, 4 * n);
+        return;
+    }
+    pb__floats_from_le_bytes(dst, src, n);
+}
+
+void
+pb__floats_to_le(uint8_t *dst, const float *src, size_t n)
+{
+    if (host_is_le()) {
+        if (n > 0)
+            memcpy(dst, src, 4 * n);
+        return;
+    }
+    pb__floats_to_le_bytes(dst, src, n);
 }
 
 /* A model or update: dimension, then every value finite. */

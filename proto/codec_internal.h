@@ -31,10 +31,15 @@ fl_err_t pb__check_text(const uint8_t *s, size_t len, size_t min_len,
 fl_err_t pb__check_dim(size_t n, const pb_limits_t *lim, const char *field,
                        fl_err_t code, fl_errbuf_t *eb);
 
-/* Converts n little-endian float32 from src into dst (portable). */
+/*
+ * Converts n little-endian float32 from src into dst, and back. One memcpy
+ * on a little-endian host; the *_bytes forms, used on other hosts, work
+ * byte by byte on any host (and are tested against the memcpy).
+ */
 void pb__floats_from_le(float *dst, const uint8_t *src, size_t n);
-/* Converts n floats into little-endian float32 bytes at dst. */
 void pb__floats_to_le(uint8_t *dst, const float *src, size_t n);
+void pb__floats_from_le_bytes(float *dst, const uint8_t *src, size_t n);
+void pb__floats_to_le_bytes(uint8_t *dst, const float *src, size_t n);
 
 /*
  * Checks every field of msg against the rules of docs/protocol.md and the

@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "proto/codec.h"
+#include "proto/codec_internal.h"
 #include "tests/unit/proto/codec_samples.h"
 
 static void
@@ -223,6 +224,27 @@ test_vector_wire_bytes(void **state)
     free(buf);
 }
 
+/* The byte-by-byte conversion (big-endian hosts) against known bytes. */
+static void
+test_float_bytes(void **state)
+{
+    static const float v[3] = {1.0f, -2.5f, 0.0f};
+    static const uint8_t le[12] = {0x00, 0x00, 0x80, 0x3f, 0x00, 0x00,
+                                   0x20, 0xc0, 0x00, 0x00, 0x00, 0x00};
+    uint8_t b[12], b2[12];
+    float f[3], f2[3];
+
+    (void) state;
+    pb__floats_to_le_bytes(b, v, 3);
+    assert_memory_equal(b, le, sizeof le);
+    pb__floats_to_le(b2, v, 3);
+    assert_memory_equal(b2, le, sizeof le);
+    pb__floats_from_le_bytes(f, le, 3);
+    assert_memory_equal(f, v, sizeof v);
+    pb__floats_from_le(f2, le, 3);
+    assert_memory_equal(f2, v, sizeof v);
+}
+
 static void
 test_peek(void **state)
 {
@@ -319,6 +341,7 @@ main(void)
         cmocka_unit_test(test_round_trip_every_type),
         cmocka_unit_test(test_round_trip_variants),
         cmocka_unit_test(test_vector_wire_bytes),
+        cmocka_unit_test(test_float_bytes),
         cmocka_unit_test(test_peek),
         cmocka_unit_test(test_peek_rejects),
         cmocka_unit_test(test_msg_id_first),
