@@ -416,6 +416,19 @@ pb_job_cleanup(pb_job_t *job)
     job->n_features = 0;
 }
 
+void
+pb_job_calibration_inputs(const pb_job_t *job, double *sampling_rate,
+                          uint64_t *steps)
+{
+    double q =
+        job->calibration_records > 0
+            ? (double) job->batch_size / (double) job->calibration_records
+            : 1.0;
+
+    *sampling_rate = q > 1 ? 1 : q;
+    *steps = (uint64_t) job->rounds * job->local_steps;
+}
+
 size_t
 pb_job_param_count(const pb_job_t *job)
 {

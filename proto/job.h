@@ -123,6 +123,14 @@ fl_err_t pb_job_load(const char *path, pb_job_t *job, char **bytes, size_t *len,
 
 void pb_job_cleanup(pb_job_t *job);
 
+/*
+ * What a target epsilon is calibrated for: sampling rate batch_size /
+ * calibration_records over rounds * local_steps steps at the job's delta.
+ * Both daemons calibrate from these, so they agree on sigma to the bit.
+ */
+void pb_job_calibration_inputs(const pb_job_t *job, double *sampling_rate,
+                               uint64_t *steps);
+
 /* Number of model parameters (weights and biases of every layer). */
 size_t pb_job_param_count(const pb_job_t *job);
 
