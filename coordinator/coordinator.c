@@ -276,6 +276,8 @@ coord_new(const coord_opts_t *o, coord_t **out, fl_errbuf_t *eb)
     c->cfg = o->cfg;
     c->progress = o->progress != NULL ? o->progress : stdout;
     c->json = o->json;
+    c->on_round = o->on_round;
+    c->on_round_ctx = o->on_round_ctx;
     /* Ids unique across restarts: peers drop ids they saw before. */
     c->next_msg_id = (uint64_t) fl_clock_wall_ms() * 1000;
     coord_budget_init(&c->budget, DP_ACCOUNTANT_RDP);

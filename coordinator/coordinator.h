@@ -18,12 +18,12 @@
 #ifndef COORD_COORDINATOR_H
 #define COORD_COORDINATOR_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "common/err.h"
 #include "coordinator/config.h"
-
-typedef struct coord coord_t;
 
 /* Where the run stands. */
 typedef enum coord_phase {
@@ -33,15 +33,64 @@ typedef enum coord_phase {
     COORD_PHASE_DONE = 3   /* the job ended */
 } coord_phase_t;
 
+typedef struct coord coord_t;
+
+/* Called after every round's progress line (and the final one). */
+typedef void (*coord_round_fn)(void *ctx, const coord_t *c, int evaluated);
+
 typedef struct coord_opts {
     const coord_config_t *cfg;
     const char *config_path; /* hashed into the audit log's start entry */
     const char *job_path;    /* for messages */
     const char *job_bytes;
     size_t job_len;
-    FILE *progress; /* NULL: stdout */
-    int json;       /* progress as JSON lines */
+    FILE *progress;          /* NULL: stdout */
+    int json;                /* progress as JSON lines */
+    coord_round_fn on_round; /* NULL: none (dpfl-sim records rounds) */
+    void *on_round_ctx;
 } coord_opts_t;
+
+/* A read-only view of one site, for reports (strings live as long as c). */
+typedef struct coord_site_view {
+    const char *id;
+    int accepted;
+    int live;
+    int exhausted;
+    unsigned rounds_joined; /* updates accepted */
+    uint64_t records;       /* declared; 0 before the job answer */
+    double epsilon;         /* the mirror's epsilon */
+    double epsilon_max;
+    double delta;
+    int has_metrics; /* from the last evaluation */
+    uint64_t n_heldout;
+    double accuracy;
+    double loss;
+    int has_auroc;
+    double auroc;
+} coord_site_view_t;
+
+/* The last closed round. */
+typedef struct coord_round_view {
+    unsigned round;
+    unsigned rounds;
+    unsigned asked;
+    unsigned updates;
+    double seconds;
+    int has_metrics; /* held-out metrics over all sites, by examples */
+    uint64_t n_heldout;
+    double accuracy;
+    double loss;
+    int has_auroc;
+    double auroc;
+} coord_round_view_t;
+
+size_t coord_n_sites(const coord_t *c);
+void coord_site_view(const coord_t *c, size_t i, coord_site_view_t *out);
+void coord_round_view(const coord_t *c, coord_round_view_t *out);
+/* The global model (dim floats, owned by c) and its dimension. */
+const float *coord_model(const coord_t *c, size_t *dim);
+/* The job's noise multiplier after calibration. */
+double coord_noise_multiplier(const coord_t *c);
 
 /*
  * Parses the job, calibrates sigma when the job gives a target epsilon,

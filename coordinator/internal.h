@@ -92,6 +92,8 @@ struct coord {
     double round_seconds;
     FILE *progress;
     int json;
+    coord_round_fn on_round;
+    void *on_round_ctx;
     char end_reason[160];
 };
 

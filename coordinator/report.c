@@ -111,6 +111,73 @@ coord__print_round(coord_t *c, int with_metrics)
         (void) fprintf(c->progress, "  %.2fs\n", c->round_seconds);
     }
     (void) fflush(c->progress);
+    if (c->on_round != NULL)
+        c->on_round(c->on_round_ctx, c, with_metrics);
+}
+
+size_t
+coord_n_sites(const coord_t *c)
+{
+    return c->n_peers;
+}
+
+void
+coord_site_view(const coord_t *c, size_t i, coord_site_view_t *out)
+{
+    const coord_peer_t *p = &c->peers[i];
+    const coord_site_t *s =
+        p->budget_idx < 0 ? NULL : &c->budget.sites[p->budget_idx];
+
+    memset(out, 0, sizeof *out);
+    out->id = p->id;
+    out->accepted = p->job == PEER_ACCEPTED;
+    out->live = p->live;
+    out->rounds_joined = p->updates_accepted;
+    if (s != NULL) {
+        out->exhausted = s->exhausted;
+        out->records = s->records;
+        out->epsilon = s->epsilon;
+        out->epsilon_max = s->epsilon_max;
+        out->delta = s->delta;
+    }
+    out->has_metrics = p->metrics.valid;
+    out->n_heldout = p->metrics.n;
+    out->accuracy = p->metrics.accuracy;
+    out->loss = p->metrics.loss;
+    out->has_auroc = p->metrics.has_auroc;
+    out->auroc = p->metrics.auroc;
+}
+
+void
+coord_round_view(const coord_t *c, coord_round_view_t *out)
+{
+    peer_metrics_t m;
+
+    memset(out, 0, sizeof *out);
+    out->round = c->rounds_done;
+    out->rounds = c->job.rounds;
+    out->asked = c->round_asked;
+    out->updates = c->round_updates;
+    out->seconds = c->round_seconds;
+    out->has_metrics = overall_metrics(c, &m);
+    out->n_heldout = m.n;
+    out->accuracy = m.accuracy;
+    out->loss = m.loss;
+    out->has_auroc = m.has_auroc;
+    out->auroc = m.auroc;
+}
+
+const float *
+coord_model(const coord_t *c, size_t *dim)
+{
+    *dim = c->dim;
+    return c->model;
+}
+
+double
+coord_noise_multiplier(const coord_t *c)
+{
+    return c->job.noise_multiplier;
 }
 
 static void

@@ -131,11 +131,22 @@ load_data(node_daemon_t *d, const pb_job_t *job, fl_errbuf_t *eb)
     spec.n_classes = job->classes;
     spec.group = job->group[0] ? job->group : NULL;
     spec.limits = d->cfg->limits;
-    err = node_dataset_load_csv(d->cfg->data, &spec, &all, eb);
-    if (err == FL_OK)
-        err = node_dataset_split(all, job->seed, job->holdout_fraction,
-                                 &d->train, &d->heldout, eb);
-    node_dataset_destroy(&all);
+    if (d->dataset != NULL) {
+        err =
+            node_dataset_n_features(d->dataset) == job->n_features
+                ? node_dataset_split(d->dataset, job->seed,
+                                     job->holdout_fraction, &d->train,
+                                     &d->heldout, eb)
+                : fl_fail(eb, FL_ERR_INVALID,
+                          "records have %zu features, the job %zu",
+                          node_dataset_n_features(d->dataset), job->n_features);
+    } else {
+        err = node_dataset_load_csv(d->cfg->data, &spec, &all, eb);
+        if (err == FL_OK)
+            err = node_dataset_split(all, job->seed, job->holdout_fraction,
+                                     &d->train, &d->heldout, eb);
+        node_dataset_destroy(&all);
+    }
     free(f);
     return err;
 }
@@ -375,6 +386,8 @@ node_daemon_step(node_daemon_t *d, int timeout_ms, fl_errbuf_t *eb)
         on_message(d, buf, len);
         free(buf);
     }
+    if (d->held && fl_clock_mono_ms() >= d->held_due_ms)
+        node__send_held(d);
     return FL_OK;
 }
 
@@ -431,9 +444,19 @@ node_daemon_new(const node_daemon_opts_t *o, node_daemon_t **out,
     if (d == NULL)
         return fl_fail(eb, FL_ERR_NOMEM, "node: out of memory");
     d->cfg = o->cfg;
+    d->dataset = o->dataset;
     d->next_msg_id = (uint64_t) fl_clock_wall_ms() * 1000;
+    if (o->faults != NULL && !o->seeded) {
+        free(d);
+        return fl_fail(eb, FL_ERR_INVALID,
+                       "fault injection is for seeded simulations only");
+    }
     err = o->seeded ? dp_rng_new_seeded(&d->rng, o->seed, eb)
                     : dp_rng_new_secure(&d->rng, eb);
+    if (err == FL_OK && o->faults != NULL) {
+        d->faults = *o->faults;
+        err = dp_rng_new_seeded(&d->fault_rng, o->seed ^ 0x5eedfa017ULL, eb);
+    }
     if (err == FL_OK)
         err = open_records(d, eb);
     if (err == FL_OK)
@@ -479,6 +502,7 @@ node_daemon_destroy(node_daemon_t **d_p)
     EVP_PKEY_free(d->audit_key);
     dp_ledger_close(&d->ledger);
     dp_rng_destroy(&d->rng);
+    dp_rng_destroy(&d->fault_rng);
     free(d);
     *d_p = NULL;
 }

@@ -23,14 +23,33 @@
 
 #include "common/err.h"
 #include "node/config.h"
+#include "node/data.h"
 
 typedef struct node_daemon node_daemon_t;
+
+/* Simulations and tests only: misbehaviour to study aggregators with. */
+typedef enum node_byzantine {
+    NODE_HONEST = 0,
+    NODE_BYZ_SCALED = 1, /* sends -10 times its real update */
+    NODE_BYZ_RANDOM = 2  /* sends N(0, 1) noise in place of an update */
+} node_byzantine_t;
+
+typedef struct node_faults {
+    double drop_rate;     /* a training request goes unanswered */
+    double straggle_rate; /* the answer leaves after the round deadline */
+    node_byzantine_t byzantine;
+} node_faults_t;
 
 typedef struct node_daemon_opts {
     const node_config_t *cfg;
     /* Tests and simulations only: a seeded generator (not private). */
     int seeded;
     uint64_t seed;
+    /* Simulations: the hospital's records already in memory (borrowed,
+     * features scaled); cfg->data is then not read. NULL in production. */
+    const node_dataset_t *dataset;
+    /* Simulations: injected faults (NULL: none). Needs seeded. */
+    const node_faults_t *faults;
 } node_daemon_opts_t;
 
 /* Replays the ledger (a bad ledger stops here, naming file:line), opens

@@ -22,6 +22,14 @@
 
 struct node_daemon {
     const node_config_t *cfg;
+    const node_dataset_t *dataset; /* sim: borrowed records, or NULL */
+    node_faults_t faults;
+    dp_rng_t *fault_rng; /* sim: draws the faults, apart from the noise */
+    /* sim: a result held back past the deadline (straggler) */
+    int held;
+    uint64_t held_reply_to;
+    uint64_t held_round;
+    int64_t held_due_ms;
     chan_client_t *cli;
     dp_ledger_t *ledger;
     EVP_PKEY *audit_key;
@@ -55,6 +63,7 @@ fl_err_t node__epsilon(const node_daemon_t *d, const dp_sgm_t *next,
 dp_sgm_t node__round_mechanism(const node_daemon_t *d);
 
 /* daemon_round.c */
+void node__send_held(node_daemon_t *d);
 void node__on_train_request(node_daemon_t *d, const pb_msg_t *msg);
 void node__on_eval_request(node_daemon_t *d, const pb_msg_t *msg);
 void node__decline(node_daemon_t *d, uint64_t in_reply_to, uint64_t round,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "node/eval.h"
 
@@ -118,6 +119,25 @@ train(node_daemon_t *d, const pb_train_request_t *r, fl_errbuf_t *eb)
     return FL_OK;
 }
 
+void
+node__send_held(node_daemon_t *d)
+{
+    d->held = 0;
+    send_result(d, d->held_reply_to, d->held_round);
+}
+
+/* Simulations: a byzantine node replaces its update. */
+static void
+corrupt_update(node_daemon_t *d)
+{
+    for (size_t i = 0; i < d->dim; i++) {
+        if (d->faults.byzantine == NODE_BYZ_SCALED)
+            d->cached_update[i] *= -10.0f;
+        else if (d->faults.byzantine == NODE_BYZ_RANDOM)
+            d->cached_update[i] = (float) dp_rng_gaussian(d->fault_rng);
+    }
+}
+
 static void
 fill_receipt(node_daemon_t *d, const dp_sgm_t *m, double eps, uint64_t seq)
 {
@@ -177,7 +197,18 @@ run_round(node_daemon_t *d, const pb_msg_t *msg)
     }
     fill_receipt(d, &m, eps, seq);
     d->cached_round = r->round_id;
-    send_result(d, msg->msg_id, r->round_id);
+    if (d->faults.byzantine != NODE_HONEST)
+        corrupt_update(d);
+    if (d->fault_rng != NULL &&
+        dp_rng_uniform(d->fault_rng) < d->faults.straggle_rate) {
+        /* Straggler: the answer leaves just after the deadline. */
+        d->held = 1;
+        d->held_reply_to = msg->msg_id;
+        d->held_round = r->round_id;
+        d->held_due_ms = fl_clock_mono_ms() + (int64_t) r->deadline_ms + 50;
+    } else {
+        send_result(d, msg->msg_id, r->round_id);
+    }
     d->rounds_trained++;
     if (d->job.dp && dp_ledger_commit(d->ledger, seq, &eb) != FL_OK)
         fl_log_error("commit: %s (the reservation still counts)", eb.msg);
@@ -210,6 +241,12 @@ node__on_train_request(node_daemon_t *d, const pb_msg_t *msg)
     if (r->local_steps != d->job.local_steps) {
         node__decline(d, msg->msg_id, r->round_id, PB_DECLINE_POLICY,
                       "local_steps differs from the approved job");
+        return;
+    }
+    if (d->fault_rng != NULL &&
+        dp_rng_uniform(d->fault_rng) < d->faults.drop_rate) {
+        fl_log_debug("round %llu: dropped (simulated fault)",
+                     (unsigned long long) r->round_id);
         return;
     }
     if (d->job.dp && round_reserved(d, r->round_id)) {
