@@ -6,13 +6,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * FedAvg sums exactly: each weighted value (a double) is added into a
+ * fixed-point accumulator of ACC_LIMBS signed 64-bit limbs, each limb
+ * holding 32 bits of weight 2^(32 i + ACC_BASE). Integer addition is
+ * associative, so the aggregate does not depend on the order the updates
+ * arrived in: the same updates give the same model to the bit (what makes
+ * dpfl-sim reproducible). Each add puts less than 2^32 in a limb, so 2^31
+ * updates fit before a carry could overflow. Magnitudes below 2^ACC_BASE
+ * (far below float32's resolution of any useful update) are truncated.
+ */
+#define ACC_LIMBS 12
+#define ACC_BASE (-192)
+/* Above this dimension the exact accumulator would take too much memory:
+ * plain double sums are used (order-dependent in the last bits). */
+#define ACC_MAX_DIM ((size_t) 1 << 22)
+
 struct coord_agg {
     pb_aggregator_t kind;
     size_t dim;
     size_t max_updates;
     double trim_fraction;
     size_t count;
-    double *sum;       /* FedAvg: weighted sum, dim doubles */
+    int64_t *acc;      /* FedAvg, exact: dim * ACC_LIMBS limbs */
+    double *sum;       /* FedAvg, large models: weighted sum, dim doubles */
     double weight_sum; /* FedAvg: sum of weights */
     float *kept;       /* robust: count rows of dim floats */
     float *column;     /* robust: one coordinate across updates */
@@ -37,7 +54,11 @@ coord_agg_new(pb_aggregator_t kind, size_t dim, size_t max_updates,
     agg->dim = dim;
     agg->max_updates = max_updates;
     agg->trim_fraction = trim_fraction;
-    if (kind == PB_AGG_FEDAVG) {
+    if (kind == PB_AGG_FEDAVG && dim <= ACC_MAX_DIM) {
+        agg->acc = calloc(dim * ACC_LIMBS, sizeof *agg->acc);
+        if (agg->acc == NULL)
+            goto nomem;
+    } else if (kind == PB_AGG_FEDAVG) {
         agg->sum = calloc(dim, sizeof *agg->sum);
         if (agg->sum == NULL)
             goto nomem;
@@ -61,6 +82,7 @@ coord_agg_destroy(coord_agg_t **agg_p)
 
     if (agg == NULL)
         return;
+    free(agg->acc);
     free(agg->sum);
     free(agg->kept);
     free(agg->column);
@@ -73,8 +95,63 @@ coord_agg_reset(coord_agg_t *agg)
 {
     agg->count = 0;
     agg->weight_sum = 0;
+    if (agg->acc != NULL)
+        memset(agg->acc, 0, agg->dim * ACC_LIMBS * sizeof *agg->acc);
     if (agg->sum != NULL)
         memset(agg->sum, 0, agg->dim * sizeof *agg->sum);
+}
+
+/* Adds x exactly into the limbs of one coordinate. */
+static void
+acc_add(int64_t *limb, double x)
+{
+    int e, off, k;
+    int64_t sign = x < 0 ? -1 : 1;
+    uint64_t mag, lo, hi, t0, t1;
+    long p;
+
+    if (x == 0)
+        return;
+    /* x = M * 2^p with M an integer of at most 53 bits */
+    mag = (uint64_t) ldexp(fabs(frexp(x, &e)), 53);
+    p = (long) e - 53;
+    if (p < ACC_BASE) {
+        if (ACC_BASE - p >= 64)
+            return;
+        mag >>= ACC_BASE - p;
+        p = ACC_BASE;
+    }
+    k = (int) ((p - ACC_BASE) / 32);
+    off = (int) ((p - ACC_BASE) % 32);
+    if (k + 2 >= ACC_LIMBS)
+        return; /* beyond 2^160: cannot come from float32 times a weight */
+    lo = mag & 0xffffffffu;
+    hi = mag >> 32;
+    t0 = lo << off;
+    t1 = (hi << off) + (t0 >> 32);
+    limb[k] += sign * (int64_t) (t0 & 0xffffffffu);
+    limb[k + 1] += sign * (int64_t) (t1 & 0xffffffffu);
+    limb[k + 2] += sign * (int64_t) (t1 >> 32);
+}
+
+/* The accumulated value of one coordinate (limbs normalised in place). */
+static double
+acc_value(int64_t *limb)
+{
+    const int64_t radix = (int64_t) 1 << 32;
+    double r = 0;
+
+    for (int i = 0; i + 1 < ACC_LIMBS; i++) {
+        int64_t low = limb[i] % radix;
+
+        if (low < 0)
+            low += radix;
+        limb[i + 1] += (limb[i] - low) / radix;
+        limb[i] = low;
+    }
+    for (int i = ACC_LIMBS - 1; i >= 0; i--)
+        r += ldexp((double) limb[i], 32 * i + ACC_BASE);
+    return r;
 }
 
 size_t
@@ -112,7 +189,11 @@ coord_agg_add(coord_agg_t *agg, const float *update, double weight,
         if (!isfinite(update[i]))
             return fl_fail(eb, FL_ERR_RANGE, "update[%zu]: not a finite number",
                            i);
-    if (agg->kind == PB_AGG_FEDAVG) {
+    if (agg->acc != NULL) {
+        for (size_t i = 0; i < agg->dim; i++)
+            acc_add(agg->acc + i * ACC_LIMBS, weight * (double) update[i]);
+        agg->weight_sum += weight;
+    } else if (agg->kind == PB_AGG_FEDAVG) {
         for (size_t i = 0; i < agg->dim; i++)
             agg->sum[i] += weight * (double) update[i];
         agg->weight_sum += weight;
@@ -159,6 +240,12 @@ coord_agg_result(coord_agg_t *agg, float *out, fl_errbuf_t *eb)
 
     if (n == 0)
         return fl_fail(eb, FL_ERR_STATE, "aggregator: no update to aggregate");
+    if (agg->acc != NULL) {
+        for (size_t i = 0; i < agg->dim; i++)
+            out[i] =
+                (float) (acc_value(agg->acc + i * ACC_LIMBS) / agg->weight_sum);
+        return FL_OK;
+    }
     if (agg->kind == PB_AGG_FEDAVG) {
         for (size_t i = 0; i < agg->dim; i++)
             out[i] = (float) (agg->sum[i] / agg->weight_sum);

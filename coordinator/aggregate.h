@@ -1,12 +1,14 @@
 /*
  * coordinator/aggregate.h: folding the nodes' updates of one round into one.
  *
- * FedAvg (uniform or weighted) streams: each update is added into a double
- * accumulator and dropped, so memory is O(dimension) whatever the number of
- * nodes. Coordinate-wise median and trimmed mean (robust to a minority of
- * bad updates) need every value of a coordinate at once; they keep the
- * updates, at most max_updates of them, so their memory is bounded by
- * max_updates * dimension floats. Robust aggregators ignore weights.
+ * FedAvg (uniform or weighted) streams: each update is added into an exact
+ * fixed-point accumulator and dropped, so memory is O(dimension) whatever
+ * the number of nodes, and the result does not depend on the order the
+ * updates arrived in (bit-reproducible runs). Coordinate-wise median and
+ * trimmed mean (robust to a minority of bad updates) need every value of a
+ * coordinate at once; they keep the updates, at most max_updates of them, so
+ * their memory is bounded by max_updates * dimension floats. Robust aggregators
+ * ignore weights.
  *
  * Ownership: coord_agg_new() gives the caller an object freed with
  * coord_agg_destroy(). Not thread-safe.

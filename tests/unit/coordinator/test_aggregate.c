@@ -106,6 +106,78 @@ test_rejects_bad_updates_without_changing_state(void **state)
     coord_agg_destroy(&agg);
 }
 
+/* A small deterministic generator for the test's own random updates. */
+static uint32_t
+lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t) (*s >> 33);
+}
+
+static void
+test_fedavg_is_order_independent_and_exact(void **state)
+{
+    enum { N = 40, D = 64 };
+    static float up[N][D];
+    static double w[N];
+    float a[D], b[D];
+    coord_agg_t *x = make(PB_AGG_FEDAVG, D, N, 0);
+    coord_agg_t *y = make(PB_AGG_FEDAVG, D, N, 0);
+    fl_errbuf_t eb = {{0}};
+    uint64_t s = 42;
+
+    (void) state;
+    /* Values of wildly different magnitudes: a double sum would depend on
+     * the order; the exact sum cannot. */
+    for (int i = 0; i < N; i++) {
+        w[i] = 1 + lcg(&s) % 500;
+        for (int j = 0; j < D; j++) {
+            float v = (float) ((double) lcg(&s) / 4294967296.0 - 0.5);
+            int scale = (int) (lcg(&s) % 60) - 30;
+            up[i][j] = ldexpf(v, scale);
+        }
+    }
+    for (int i = 0; i < N; i++)
+        assert_int_equal(coord_agg_add(x, up[i], w[i], &eb), FL_OK);
+    for (int i = N - 1; i >= 0; i--)
+        assert_int_equal(coord_agg_add(y, up[(i * 7) % N], w[(i * 7) % N], &eb),
+                         FL_OK);
+    assert_int_equal(coord_agg_result(x, a, &eb), FL_OK);
+    assert_int_equal(coord_agg_result(y, b, &eb), FL_OK);
+    assert_memory_equal(a, b, sizeof a);
+    /* And it is the correctly rounded mean, checked in long double. */
+    for (int j = 0; j < D; j++) {
+        long double num = 0, den = 0;
+
+        for (int i = 0; i < N; i++) {
+            num += (long double) w[i] * (long double) up[i][j];
+            den += (long double) w[i];
+        }
+        assert_true(fabsl((long double) a[j] - num / den) <=
+                    fabsl(num / den) * 1.2e-7L + 1e-40L);
+    }
+    coord_agg_destroy(&x);
+    coord_agg_destroy(&y);
+}
+
+static void
+test_fedavg_survives_cancellation(void **state)
+{
+    /* 2^60 + 1 - 2^60: a double sum loses the 1 in this order. */
+    const float big = ldexpf(1.0f, 60), one = 1.0f, neg = -ldexpf(1.0f, 60);
+    coord_agg_t *x = make(PB_AGG_FEDAVG, 1, 3, 0);
+    fl_errbuf_t eb = {{0}};
+    float out;
+
+    (void) state;
+    assert_int_equal(coord_agg_add(x, &big, 1, &eb), FL_OK);
+    assert_int_equal(coord_agg_add(x, &one, 1, &eb), FL_OK);
+    assert_int_equal(coord_agg_add(x, &neg, 1, &eb), FL_OK);
+    assert_int_equal(coord_agg_result(x, &out, &eb), FL_OK);
+    assert_float_equal(out, 1.0f / 3.0f, 1e-7f);
+    coord_agg_destroy(&x);
+}
+
 static void
 test_invalid_parameters(void **state)
 {
@@ -132,6 +204,8 @@ main(void)
         cmocka_unit_test(test_fedavg_weighted_and_uniform),
         cmocka_unit_test(test_median_and_trimmed_mean),
         cmocka_unit_test(test_rejects_bad_updates_without_changing_state),
+        cmocka_unit_test(test_fedavg_is_order_independent_and_exact),
+        cmocka_unit_test(test_fedavg_survives_cancellation),
         cmocka_unit_test(test_invalid_parameters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
