@@ -7,10 +7,11 @@
  * Both modes run the real trainer (Poisson sampling, q = batch / rows) on
  * standard-normal features with uniform labels, ReLU, SGD lr 0.05, DP with
  * C = 1 and sigma = 1 from a seeded generator. Samples/s counts the
- * examples actually sampled. Each mode gets a warm-up, then `repeats` timed
- * runs of `steps` steps alternate between the modes; each mode's median
- * run is reported. Prints one JSON object.
- * OpenBLAS threads and kernel are left as the environment sets them.
+ * examples actually sampled. Each mode gets a warm-up (0.3 s), then
+ * `repeats` x `steps` steps per mode, run in blocks of 20 steps that
+ * alternate between the modes; each figure is its mode's median over the
+ * blocks (robust to bursts of load from other processes). Prints one JSON
+ * object. OpenBLAS threads and kernel are left as the environment sets them.
  */
 #include <cblas.h>
 #include <math.h>
@@ -31,21 +32,11 @@ typedef struct run {
     double noise_ms;
 } run_t;
 
-static int
-cmp_run(const void *a, const void *b)
-{
-    double x = ((const run_t *) a)->samples_per_s;
-    double y = ((const run_t *) b)->samples_per_s;
-
-    return (x > y) - (x < y);
-}
-
 /* One trainer, its parameters and generator, for one mode. */
 typedef struct mode {
     node_trainer_t *t;
     dp_rng_t *rng;
     float *p;
-    run_t runs[32];
 } bench_mode_t;
 
 static int
@@ -109,19 +100,43 @@ mode_run(bench_mode_t *md, const node_model_t *m, const node_dataset_t *ds,
     return 0;
 }
 
+static double
+median(double *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            double t = v[j];
+
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    }
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 /*
- * Alternates plain and DP runs (warm-up first) so that load from other
- * processes hits both alike; reports each mode's median run.
+ * Plain and DP alternate in blocks of BLOCK steps (after a warm-up), so
+ * that load from other processes hits both alike; each figure is the
+ * median over the blocks of its mode.
  */
+#define BLOCK 20
+#define MAX_BLOCKS 4096
+
 static int
 time_modes(const node_model_t *m, const node_dataset_t *ds, double batch,
            unsigned steps, unsigned repeats, run_t *plain, run_t *dp)
 {
     bench_mode_t md[2];
     run_t warm;
+    size_t nb = (size_t) repeats * ((steps + BLOCK - 1) / BLOCK);
+    double *sps = malloc(2 * MAX_BLOCKS * sizeof(double));
+    double *ms = malloc(2 * MAX_BLOCKS * sizeof(double));
+    double *noise = malloc(2 * MAX_BLOCKS * sizeof(double));
     int rc = 1;
 
-    if (mode_init(&md[0], m, node_dataset_rows(ds), batch, 1) != 0 ||
+    memset(md, 0, sizeof(md));
+    if (nb > MAX_BLOCKS || sps == NULL || ms == NULL || noise == NULL ||
+        mode_init(&md[0], m, node_dataset_rows(ds), batch, 1) != 0 ||
         mode_init(&md[1], m, node_dataset_rows(ds), batch, 0) != 0) {
         goto out;
     }
@@ -129,27 +144,41 @@ time_modes(const node_model_t *m, const node_dataset_t *ds, double batch,
         int64_t t0 = fl_clock_mono_ns();
 
         do {
-            if (mode_run(&md[k], m, ds, 20, &warm) != 0) {
+            if (mode_run(&md[k], m, ds, BLOCK, &warm) != 0) {
                 goto out;
             }
         } while (fl_clock_mono_ns() - t0 < 300000000);
     }
-    for (unsigned r = 0; r < repeats; r++) {
+    for (size_t b = 0; b < nb; b++) {
         for (int k = 0; k < 2; k++) {
-            if (mode_run(&md[k], m, ds, steps, &md[k].runs[r]) != 0) {
+            run_t r;
+
+            if (mode_run(&md[k], m, ds, BLOCK, &r) != 0) {
                 goto out;
+            }
+            sps[(size_t) k * MAX_BLOCKS + b] = r.samples_per_s;
+            ms[(size_t) k * MAX_BLOCKS + b] = r.step_ms;
+            /* DP step time without its noise; the noise time alone. */
+            noise[(size_t) k * MAX_BLOCKS + b] = r.noise_ms;
+            if (k == 1) {
+                ms[MAX_BLOCKS + b] = r.step_ms - r.noise_ms;
             }
         }
     }
-    for (int k = 0; k < 2; k++) {
-        qsort(md[k].runs, repeats, sizeof(run_t), cmp_run);
-    }
-    *plain = md[0].runs[repeats / 2];
-    *dp = md[1].runs[repeats / 2];
+    plain->samples_per_s = median(sps, nb);
+    plain->step_ms = median(ms, nb);
+    plain->noise_ms = 0.0;
+    dp->samples_per_s = median(sps + MAX_BLOCKS, nb);
+    dp->noise_ms = median(noise + MAX_BLOCKS, nb);
+    /* step_ms of DP: median of (step - noise), plus the median noise. */
+    dp->step_ms = median(ms + MAX_BLOCKS, nb) + dp->noise_ms;
     rc = 0;
 out:
     mode_free(&md[0]);
     mode_free(&md[1]);
+    free(sps);
+    free(ms);
+    free(noise);
     return rc;
 }
 
