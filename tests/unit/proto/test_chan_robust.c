@@ -297,7 +297,9 @@ test_flood_half_open(void **state)
     fprintf(stderr, "flood: %zu half-open, %llu evicted, RSS +%ld KiB\n",
             st.sessions_unauth, (unsigned long long) st.evicted_unauth,
             rss1 - rss0);
+#ifndef __SANITIZE_ADDRESS__ /* ASan keeps freed memory in quarantine */
     assert_true(rss1 - rss0 < 160 * 1024);
+#endif
     /* The valid node gets through while the flood is still half-open. */
     valid_node_works(srv, &e);
     for (i = 0; i < FLOOD_SOCKS; i++) {
@@ -316,7 +318,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-    zmq_ctx_term(g_zctx);
+    /* No zmq_ctx_term: after a failed test it would wait forever for the
+     * sockets that test left open. The process ends here anyway. */
     return pki_teardown(state);
 }
 
