@@ -527,6 +527,13 @@ node_dataset_load_csv(const char *path, const node_data_spec_t *spec,
     st.path = path;
     st.spec = spec;
     limits_with_defaults(&spec->limits, &st.lim);
+    if (st.lim.max_cols > NODE_DATA_HARD_MAX_COLS ||
+        st.lim.max_line > NODE_DATA_HARD_MAX_LINE) {
+        return fl_fail(eb, FL_ERR_INVALID,
+                       "data limits: at most %d columns and %d bytes per "
+                       "line may be configured",
+                       NODE_DATA_HARD_MAX_COLS, NODE_DATA_HARD_MAX_LINE);
+    }
     st.line = malloc(st.lim.max_line + 2);
     st.field = calloc(st.lim.max_cols + 1, sizeof(char *));
     if (st.line == NULL || st.field == NULL) {

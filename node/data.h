@@ -31,6 +31,9 @@
 #define NODE_DATA_DEFAULT_MAX_ROWS 10000000
 #define NODE_DATA_DEFAULT_MAX_COLS 10000
 #define NODE_DATA_DEFAULT_MAX_LINE 1048576
+/* Largest limits a configuration may set (FL_ERR_INVALID above them). */
+#define NODE_DATA_HARD_MAX_COLS 1000000
+#define NODE_DATA_HARD_MAX_LINE (64 * 1048576)
 
 /* One feature column and its public scaling constants (scale > 0). */
 typedef struct node_feature_spec {
@@ -39,7 +42,10 @@ typedef struct node_feature_spec {
     double scale;
 } node_feature_spec_t;
 
-/* Limits from the node's config; a field left 0 takes its default. */
+/*
+ * Limits from the node's config; a field left 0 takes its default. Columns
+ * and line length may not exceed the NODE_DATA_HARD_MAX_* values.
+ */
 typedef struct node_data_limits {
     size_t max_rows; /* data rows, header excluded */
     size_t max_cols; /* fields in the header (all columns, used or not) */

@@ -258,6 +258,9 @@ test_bad_spec(void **state)
     bad[0].centre = NAN;
     assert_int_equal(node_dataset_load_csv(path, &s, &ds, &eb), FL_ERR_INVALID);
     s = spec2();
+    s.limits.max_line = (size_t) 1 << 40; /* beyond the hard limit */
+    assert_int_equal(node_dataset_load_csv(path, &s, &ds, &eb), FL_ERR_INVALID);
+    s = spec2();
     s.label = "a"; /* label is also a feature */
     assert_int_equal(node_dataset_load_csv(path, &s, &ds, &eb), FL_ERR_INVALID);
     assert_null(ds);
