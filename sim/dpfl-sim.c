@@ -5,7 +5,7 @@
  *            --partition iid|dirichlet:ALPHA|quantity:ALPHA --seed S
  *            [--transport inproc|tcp] [--json] [--out DIR]
  *            [--epsilon E] [--aggregator fedavg|median|trimmed_mean]
- *            [--rounds R] [--deadline S] [--drop-rate P]
+ *            [--rounds R] [--deadline S] [--holdout F] [--drop-rate P]
  *            [--straggle-rate P] [--byzantine K[:scaled|random]]
  *            [--timeout S] [--log-level L] [--keep-tmp]
  *
@@ -33,7 +33,8 @@ usage(FILE *f)
         "                [--transport inproc|tcp] [--json] [--out DIR]\n"
         "                [--epsilon E] [--aggregator fedavg|median|"
         "trimmed_mean]\n"
-        "                [--rounds R] [--deadline SECONDS] [--drop-rate P]\n"
+        "                [--rounds R] [--deadline SECONDS] [--holdout F]\n"
+        "                [--drop-rate P]\n"
         "                [--straggle-rate P] [--byzantine K[:scaled|random]]\n"
         "                [--timeout SECONDS] [--log-level LEVEL] "
         "[--keep-tmp]\n"
@@ -137,6 +138,8 @@ parse_opt(args_t *a, const char *k, const char *v, fl_errbuf_t *eb)
     }
     if (strcmp(k, "--epsilon") == 0)
         return parse_rate(v, 1e-3, 1e4, &o->epsilon);
+    if (strcmp(k, "--holdout") == 0)
+        return parse_rate(v, 0.01, 0.9, &o->holdout);
     if (strcmp(k, "--drop-rate") == 0)
         return parse_rate(v, 0, 1, &o->drop_rate);
     if (strcmp(k, "--straggle-rate") == 0)

@@ -17,8 +17,8 @@
 #define WAVE 64
 #define WAVE_TIMEOUT_MS 120000
 
-static uint64_t
-node_seed(uint64_t seed, size_t i)
+uint64_t
+sim_node_seed(uint64_t seed, size_t i)
 {
     return sim_mix64(seed ^ sim_mix64((uint64_t) i + 1));
 }
@@ -38,6 +38,8 @@ check_opts(const sim_opts_t *o, fl_errbuf_t *eb)
     if (o->n_byzantine > o->n_nodes)
         return fl_fail(eb, FL_ERR_INVALID, "sim: %zu byzantine nodes among %zu",
                        o->n_byzantine, o->n_nodes);
+    if (!(o->holdout >= 0 && o->holdout < 1))
+        return fl_fail(eb, FL_ERR_INVALID, "sim: holdout must be in (0, 1)");
     if (!(o->epsilon >= 0) || !isfinite(o->epsilon) || !(o->budget >= 0))
         return fl_fail(eb, FL_ERR_INVALID, "sim: epsilon must be >= 0");
     if (o->transport != SIM_TRANSPORT_INPROC &&
@@ -107,6 +109,7 @@ on_round(void *ctx, const coord_t *c, int evaluated)
     coord_round_view_t v;
     sim_round_t *r;
     double *eps, now_cpu = sim__cpu_seconds(), sum = 0;
+    size_t n_acc = 0;
     int same;
 
     coord_round_view(c, &v);
@@ -131,11 +134,12 @@ on_round(void *ctx, const coord_t *c, int evaluated)
             coord_site_view(c, i, &sv);
             eps[i] = sv.epsilon;
             res->nodes[i].rounds_charged += sv.epsilon > prev;
-            sum += sv.epsilon;
+            sum += sv.accepted ? sv.epsilon : 0;
+            n_acc += sv.accepted != 0;
             if (sv.epsilon > r->eps_max)
                 r->eps_max = sv.epsilon;
         }
-        r->eps_mean = sum / (double) res->n_nodes;
+        r->eps_mean = n_acc > 0 ? sum / (double) n_acc : 0;
     }
     if (evaluated && v.has_metrics) {
         r->has_metrics = 1;
@@ -171,7 +175,7 @@ start_node(sim_ctx_t *s, size_t i, fl_errbuf_t *eb)
     memset(&no, 0, sizeof no);
     no.cfg = &s->ncfg[i];
     no.seeded = 1;
-    no.seed = node_seed(s->o->seed, i);
+    no.seed = sim_node_seed(s->o->seed, i);
     no.dataset = s->parts[i];
     no.faults = s->faults != NULL ? &s->faults[i] : NULL;
     err = node_daemon_new(&no, &s->nodes[i], eb);

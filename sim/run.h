@@ -57,6 +57,7 @@ typedef struct sim_opts {
     const char *aggregator; /* NULL: the job's */
     unsigned rounds;        /* 0: the job's */
     unsigned deadline_s;    /* round_deadline_s; 0: the job's */
+    double holdout;         /* holdout_fraction; 0: the job's */
     const char *tmp_parent; /* NULL: /dev/shm when writable, else TMPDIR
                                or /tmp */
     int keep_tmp;           /* leave the temporary folder (for debugging) */
@@ -75,8 +76,8 @@ typedef struct sim_round {
     uint64_t n_heldout;
     double accuracy;
     double loss;
-    double eps_max; /* over nodes, after the round */
-    double eps_mean;
+    double eps_max;  /* over nodes, after the round */
+    double eps_mean; /* over the hospitals that accepted the job */
 } sim_round_t;
 
 typedef struct sim_node {
@@ -149,6 +150,9 @@ fl_err_t sim_run(const sim_opts_t *o, sim_result_t **out,
                  fl_errbuf_t *eb) FL_WUR;
 
 void sim_result_destroy(sim_result_t **r_p);
+
+/* The seed of node i's generator in a run seeded with seed. */
+uint64_t sim_node_seed(uint64_t seed, size_t i);
 
 /*
  * Rewrites a job file's [job] section: each key[i] gets "key = value[i]"

@@ -81,12 +81,12 @@ min_rows_for(double h)
 /* The job as the simulation runs it: seed, epsilon, aggregator, rounds,
  * deadline from the options. */
 static fl_err_t
-rewrite_job(sim_ctx_t *s, const char *bytes, size_t len, uint64_t min_train,
-            fl_errbuf_t *eb)
+rewrite_job(sim_ctx_t *s, const char *bytes, size_t len, double job_target,
+            uint64_t min_train, fl_errbuf_t *eb)
 {
     const sim_opts_t *o = s->o;
     const char *key[8], *val[8];
-    char seed[32], eps[40], rec[32], rounds[16], dl[16];
+    char seed[32], eps[40], rec[32], rounds[16], dl[16], ho[40];
     size_t n = 0;
     fl_err_t err;
 
@@ -95,12 +95,16 @@ rewrite_job(sim_ctx_t *s, const char *bytes, size_t len, uint64_t min_train,
     val[n++] = seed;
     if (o->epsilon > 0) {
         (void) snprintf(eps, sizeof eps, "%.17g", o->epsilon);
-        (void) snprintf(rec, sizeof rec, "%llu",
-                        (unsigned long long) min_train);
         key[n] = "target_epsilon";
         val[n++] = eps;
         key[n] = "noise_multiplier";
         val[n++] = NULL;
+    }
+    /* A target epsilon holds for the smallest hospital, so every one of
+     * them can afford every round. */
+    if (o->epsilon > 0 || job_target > 0) {
+        (void) snprintf(rec, sizeof rec, "%llu",
+                        (unsigned long long) min_train);
         key[n] = "calibration_records";
         val[n++] = rec;
     }
@@ -117,6 +121,11 @@ rewrite_job(sim_ctx_t *s, const char *bytes, size_t len, uint64_t min_train,
         (void) snprintf(dl, sizeof dl, "%u", o->deadline_s);
         key[n] = "round_deadline_s";
         val[n++] = dl;
+    }
+    if (o->holdout > 0) {
+        (void) snprintf(ho, sizeof ho, "%.17g", o->holdout);
+        key[n] = "holdout_fraction";
+        val[n++] = ho;
     }
     err = sim_job_override(bytes, len, key, val, n, &s->job_bytes, &s->job_len,
                            eb);
@@ -182,6 +191,8 @@ sim__load_and_partition(sim_ctx_t *s, fl_errbuf_t *eb)
     err = pb_job_load(o->job_path, &job0, &bytes, &len, eb);
     if (err != FL_OK)
         return err;
+    if (o->holdout > 0)
+        job0.holdout_fraction = o->holdout;
     err = load_csv(s, &job0, eb);
     min_rows = min_rows_for(job0.holdout_fraction);
     if (err == FL_OK)
@@ -201,8 +212,11 @@ sim__load_and_partition(sim_ctx_t *s, fl_errbuf_t *eb)
                       "%zu nodes leave every node under %zu records: too "
                       "few to split into training and held-out parts",
                       o->n_nodes, min_rows);
+    /* Under batch_size records q is 1, as calibrating at batch_size. */
+    if (err == FL_OK && min_train < job0.batch_size)
+        min_train = job0.batch_size;
     if (err == FL_OK)
-        err = rewrite_job(s, bytes, len, min_train, eb);
+        err = rewrite_job(s, bytes, len, job0.target_epsilon, min_train, eb);
     if (err == FL_OK)
         err = sim_partition_label_skew(&p, node_dataset_labels(s->all),
                                        job0.classes, &s->res->label_skew, eb);
