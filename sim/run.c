@@ -45,6 +45,13 @@ check_opts(const sim_opts_t *o, fl_errbuf_t *eb)
     if (o->transport != SIM_TRANSPORT_INPROC &&
         o->transport != SIM_TRANSPORT_TCP)
         return fl_fail(eb, FL_ERR_INVALID, "sim: unknown transport");
+    /* inproc endpoints only connect sockets of one ZeroMQ context, and
+     * the coordinator and nodes do not take a shared one yet. */
+    if (o->transport == SIM_TRANSPORT_INPROC)
+        return fl_fail(eb, FL_ERR_UNSUPPORTED,
+                       "sim: the inproc transport needs one ZeroMQ context "
+                       "shared by the coordinator and every node, which "
+                       "they cannot be given yet: use tcp");
     return FL_OK;
 }
 

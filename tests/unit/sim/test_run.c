@@ -132,7 +132,7 @@ accuracy_with(const char *aggregator, size_t k, node_byzantine_t how)
     double acc;
 
     o.epsilon = 30; /* weak noise: the attack is what matters */
-    o.rounds = 5;
+    o.rounds = 20;
     o.aggregator = aggregator;
     o.n_byzantine = k;
     o.byzantine = how;
