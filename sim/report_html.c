@@ -83,9 +83,9 @@ frame(FILE *f, const axes_t *a, const char *xlabel, const char *ylabel)
                        py(a, y) + 4, y);
     (void) fprintf(f,
                    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s"
-                   "</text>\n<text transform=\"translate(14 %.1f) "
+                   "</text>\n<text transform=\"translate(%.1f %.1f) "
                    "rotate(-90)\" text-anchor=\"middle\">%s</text>\n",
-                   a->left + a->w / 2, a->top + a->h + 36, xlabel,
+                   a->left + a->w / 2, a->top + a->h + 36, xlabel, a->left - 40,
                    a->top + a->h / 2, ylabel);
 }
 
@@ -194,14 +194,17 @@ chart_epsilon(const sim_result_t *r, FILE *f)
         (void) fprintf(f,
                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
                        "stroke=\"#2ca02c\" stroke-dasharray=\"2 2\"/>"
-                       "<text x=\"%.1f\" y=\"%.1f\">budget %g</text>\n",
+                       "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">"
+                       "budget %g</text>\n",
                        a.left, py(&a, r->target_epsilon), a.left + a.w,
-                       py(&a, r->target_epsilon), a.left + 6,
-                       py(&a, r->target_epsilon) - 4, r->target_epsilon);
+                       py(&a, r->target_epsilon), a.left + a.w - 6,
+                       py(&a, r->target_epsilon) + 14, r->target_epsilon);
     (void) fprintf(f,
-                   "<text x=\"%.1f\" y=\"%.1f\">max %.4f (red), mean "
-                   "(black), %zu of %zu hospitals (orange)</text>\n",
-                   a.left + 6, a.top + 14, r->eps_max, shown, r->n_nodes);
+                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">max "
+                   "%.4f (red), mean (black), %zu of %zu hospitals (orange)"
+                   "</text>\n",
+                   a.left + a.w - 6, a.top + a.h - 10, r->eps_max, shown,
+                   r->n_nodes);
     (void) fputs("</svg>\n", f);
 }
 
@@ -248,7 +251,8 @@ chart_privacy(const sim_result_t *r, FILE *f)
                      "stroke-width=\"2\" points=\"",
                      f);
         for (int i = 0; i < CURVE_POINTS; i++) {
-            double beta = isnan(bg[i]) || be[i] < bg[i] ? be[i] : bg[i];
+            /* The tighter bound: the larger type II error. */
+            double beta = isnan(bg[i]) || be[i] > bg[i] ? be[i] : bg[i];
 
             (void) fprintf(f, "%s%.1f,%.1f", i ? " " : "", px(&b, alpha[i]),
                            py(&b, 1 - beta));

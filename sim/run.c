@@ -56,19 +56,21 @@ check_opts(const sim_opts_t *o, fl_errbuf_t *eb)
 }
 
 static void
-print_round(const sim_ctx_t *s, const sim_round_t *r, int evaluated)
+print_round(const sim_ctx_t *s, const sim_round_t *r, int evaluated, int again)
 {
     FILE *f = s->o->progress;
 
     if (f == NULL)
         return;
     if (s->o->json) {
-        (void) fprintf(f,
-                       "{\"round\":%u,\"rounds\":%u,\"asked\":%u,"
-                       "\"updates\":%u,\"seconds\":%.4f,\"cpu_seconds\":%.4f,"
-                       "\"epsilon_max\":%.6f,\"epsilon_mean\":%.6f",
-                       r->round, s->res->rounds_planned, r->asked, r->updates,
-                       r->seconds, r->cpu_seconds, r->eps_max, r->eps_mean);
+        (void) fprintf(
+            f,
+            "{\"event\":\"%s\",\"round\":%u,\"rounds\":%u,\"asked\":%u,"
+            "\"updates\":%u,\"seconds\":%.4f,\"cpu_seconds\":%.4f,"
+            "\"epsilon_max\":%.6f,\"epsilon_mean\":%.6f",
+            again ? "evaluation" : "round", r->round, s->res->rounds_planned,
+            r->asked, r->updates, r->seconds, r->cpu_seconds, r->eps_max,
+            r->eps_mean);
         if (evaluated && r->has_metrics)
             (void) fprintf(
                 f, ",\"accuracy\":%.6f,\"loss\":%.6f,\"heldout\":%llu",
@@ -76,10 +78,11 @@ print_round(const sim_ctx_t *s, const sim_round_t *r, int evaluated)
         (void) fprintf(f, "}\n");
     } else {
         (void) fprintf(f,
-                       "round %3u/%u  %4u asked %4u updates  epsilon max "
+                       "%s %3u/%u  %4u asked %4u updates  epsilon max "
                        "%.3f mean %.3f",
-                       r->round, s->res->rounds_planned, r->asked, r->updates,
-                       r->eps_max, r->eps_mean);
+                       again ? "eval " : "round", r->round,
+                       s->res->rounds_planned, r->asked, r->updates, r->eps_max,
+                       r->eps_mean);
         if (evaluated && r->has_metrics)
             (void) fprintf(f, "  accuracy %.4f (%llu held out)", r->accuracy,
                            (unsigned long long) r->n_heldout);
@@ -154,7 +157,7 @@ on_round(void *ctx, const coord_t *c, int evaluated)
         r->accuracy = v.accuracy;
         r->loss = v.loss;
     }
-    print_round(s, r, evaluated);
+    print_round(s, r, evaluated, same);
 }
 
 /* One turn: the coordinator (waiting up to wait_ms), then every node. */
