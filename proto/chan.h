@@ -128,6 +128,9 @@ typedef struct chan_server_opts {
                                   sent again; 0: 30000, <0: off */
     int heartbeat_ms;          /* ZMTP heartbeat interval; 0: 2000 */
     int send_timeout_ms;       /* a blocked send drops the session; 0: 2000*/
+    void *zmq_context;         /* borrowed ZeroMQ context (outlives the
+                                  server; inproc:// needs one shared by both
+                                  ends); NULL: own context */
 } chan_server_opts_t;
 
 typedef struct chan_client_opts {
@@ -144,6 +147,8 @@ typedef struct chan_client_opts {
     size_t max_outbox_bytes;  /* kept messages; 0: 4 * max_msg_size */
     int heartbeat_ms;         /* 0: 2000 */
     int send_timeout_ms;      /* 0: 5000 */
+    void *zmq_context;        /* borrowed ZeroMQ context (outlives the
+                                 client); NULL: own context */
 } chan_client_opts_t;
 
 typedef struct chan_server chan_server_t;

@@ -28,6 +28,7 @@ typedef enum { C_CONNECTING, C_WAIT, C_HS, C_WELCOME, C_READY } cstate_t;
 
 struct chan_client {
     void *zctx, *sock, *mon;
+    bool own_zctx; /* false: borrowed from the options */
     chan_tls_files_t files;
     char *server_name;
     SSL_CTX *ctx;
@@ -504,7 +505,8 @@ open_sockets(chan_client_t *c, const chan_client_opts_t *o, fl_errbuf_t *eb)
     int sndto = o->send_timeout_ms > 0 ? o->send_timeout_ms : 5000;
     fl_err_t rc;
 
-    c->zctx = zmq_ctx_new();
+    c->own_zctx = o->zmq_context == NULL;
+    c->zctx = c->own_zctx ? zmq_ctx_new() : o->zmq_context;
     c->sock = c->zctx ? zmq_socket(c->zctx, ZMQ_DEALER) : NULL;
     c->mon = c->zctx ? zmq_socket(c->zctx, ZMQ_PAIR) : NULL;
     if (c->sock == NULL || c->mon == NULL) {
@@ -613,7 +615,7 @@ chan_client_destroy(chan_client_t **p)
     if (c->mon != NULL) {
         zmq_close(c->mon);
     }
-    if (c->zctx != NULL) {
+    if (c->zctx != NULL && c->own_zctx) {
         zmq_ctx_term(c->zctx);
     }
     SSL_CTX_free(c->ctx);

@@ -60,6 +60,7 @@ struct sess {
 
 struct chan_server {
     void *zctx, *sock;
+    bool own_zctx; /* false: borrowed from the options */
     int port;
     chan_tls_files_t files;
     SSL_CTX *ctx;
@@ -786,7 +787,8 @@ open_socket(chan_server_t *srv, const chan_server_opts_t *o, fl_errbuf_t *eb)
     const char *colon;
     fl_err_t rc;
 
-    srv->zctx = zmq_ctx_new();
+    srv->own_zctx = o->zmq_context == NULL;
+    srv->zctx = srv->own_zctx ? zmq_ctx_new() : o->zmq_context;
     srv->sock = srv->zctx ? zmq_socket(srv->zctx, ZMQ_ROUTER) : NULL;
     if (srv->sock == NULL) {
         return fl_fail(eb, FL_ERR_IO, "channel: zmq socket: %s",
@@ -875,7 +877,7 @@ chan_server_destroy(chan_server_t **p)
     if (srv->sock != NULL) {
         zmq_close(srv->sock);
     }
-    if (srv->zctx != NULL) {
+    if (srv->zctx != NULL && srv->own_zctx) {
         zmq_ctx_term(srv->zctx);
     }
     SSL_CTX_free(srv->ctx);
