@@ -35,7 +35,8 @@ coord_budget_find(coord_budget_t *b, const char *id)
 
 fl_err_t
 coord_budget_add_site(coord_budget_t *b, const char *id, uint64_t records,
-                      double epsilon_max, double delta, coord_site_t **out,
+                      double epsilon_max, double delta,
+                      dp_accountant_kind_t accountant, coord_site_t **out,
                       fl_errbuf_t *eb)
 {
     coord_site_t *s = coord_budget_find(b, id);
@@ -44,14 +45,15 @@ coord_budget_add_site(coord_budget_t *b, const char *id, uint64_t records,
     if (strlen(id) == 0 || strlen(id) > COORD_SITE_ID_MAX)
         return fl_fail(eb, FL_ERR_INVALID, "site id: bad length");
     if (records == 0 || !(epsilon_max > 0) || !isfinite(epsilon_max) ||
-        !(delta > 0 && delta < 1))
+        !(delta > 0 && delta < 1) ||
+        (accountant != DP_ACCOUNTANT_RDP && accountant != DP_ACCOUNTANT_PLD))
         return fl_fail(eb, FL_ERR_INVALID,
                        "%s: declared budget: records %llu, epsilon %g, "
                        "delta %g",
                        id, (unsigned long long) records, epsilon_max, delta);
     if (s != NULL) {
         if (s->records != records || s->epsilon_max != epsilon_max ||
-            s->delta != delta)
+            s->delta != delta || s->accountant != accountant)
             return fl_fail(eb, FL_ERR_STATE,
                            "%s: declared budget differs from the first "
                            "declaration in this job",
@@ -76,6 +78,7 @@ coord_budget_add_site(coord_budget_t *b, const char *id, uint64_t records,
     s->records = records;
     s->epsilon_max = epsilon_max;
     s->delta = delta;
+    s->accountant = accountant;
     *out = s;
     return FL_OK;
 }
@@ -112,6 +115,7 @@ coord_budget_epsilon_after(const coord_budget_t *b, const coord_site_t *site,
                            const dp_sgm_t *next, double *epsilon,
                            fl_errbuf_t *eb)
 {
+    dp_accountant_opts_t opts = b->accountant;
     dp_sgm_t *hist;
     dp_epsilon_t e;
     size_t n = site->n_hist;
@@ -129,7 +133,8 @@ coord_budget_epsilon_after(const coord_budget_t *b, const coord_site_t *site,
         free(hist);
         return FL_OK;
     }
-    err = dp_accountant_epsilon(&b->accountant, hist, n, site->delta, &e, eb);
+    opts.kind = site->accountant;
+    err = dp_accountant_epsilon(&opts, hist, n, site->delta, &e, eb);
     free(hist);
     if (err == FL_OK)
         *epsilon = e.epsilon;

@@ -5,7 +5,8 @@
  * The node's own ledger and accountant are authoritative; the coordinator
  * recomputes the same figures from what each node declared when it accepted
  * the job (dataset size N, epsilon budget, delta) and the job's mechanism
- * (q = batch_size / N, sigma, local_steps per round), so it can skip nodes
+ * (q = batch_size / N, sigma, local_steps per round) with the accountant
+ * the node declared (rdp or pld), so it can skip nodes
  * that cannot afford another round, end the job when none can, and check
  * every privacy receipt. Charges only ever add: a site's epsilon never goes
  * down.
@@ -32,6 +33,7 @@ typedef struct coord_site {
     uint64_t records;   /* declared N (disclosed by the node) */
     double epsilon_max; /* declared budget */
     double delta;
+    dp_accountant_kind_t accountant; /* the node's own, as it declared */
     dp_sgm_t *hist; /* mechanisms charged in this job, merged when equal */
     size_t n_hist;
     size_t cap_hist;
@@ -60,8 +62,8 @@ coord_site_t *coord_budget_find(coord_budget_t *b, const char *id);
  */
 fl_err_t coord_budget_add_site(coord_budget_t *b, const char *id,
                                uint64_t records, double epsilon_max,
-                               double delta, coord_site_t **out,
-                               fl_errbuf_t *eb) FL_WUR;
+                               double delta, dp_accountant_kind_t accountant,
+                               coord_site_t **out, fl_errbuf_t *eb) FL_WUR;
 
 /* The site's epsilon if it also ran `next`. */
 fl_err_t coord_budget_epsilon_after(const coord_budget_t *b,

@@ -10,7 +10,7 @@
 #include "common/durable.h"
 
 static const char ckpt_magic[8] = {'D', 'P', 'F', 'L', 'C', 'K', 'P', '1'};
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u
 
 /* A growable output buffer. */
 typedef struct wbuf {
@@ -83,6 +83,7 @@ w_site(wbuf_t *w, const coord_site_t *s)
     w_u64(w, s->records, 8);
     w_f64(w, s->epsilon_max);
     w_f64(w, s->delta);
+    w_u64(w, (uint64_t) s->accountant, 1);
     w_f64(w, s->epsilon);
     w_u64(w, s->rounds_charged, 4);
     w_u64(w, (uint64_t) (s->exhausted != 0), 1);
@@ -197,7 +198,7 @@ r_site(rbuf_t *r, coord_budget_t *b, const char *path, fl_errbuf_t *eb)
     uint64_t records;
     double eps_max, delta, eps;
     uint32_t rounds, n_hist;
-    int exhausted;
+    int exhausted, acct;
     coord_site_t *s;
     fl_err_t err;
 
@@ -209,6 +210,7 @@ r_site(rbuf_t *r, coord_budget_t *b, const char *path, fl_errbuf_t *eb)
     records = r_u64(r, 8);
     eps_max = r_f64(r);
     delta = r_f64(r);
+    acct = (int) r_u64(r, 1);
     eps = r_f64(r);
     rounds = (uint32_t) r_u64(r, 4);
     exhausted = (int) r_u64(r, 1);
@@ -216,7 +218,8 @@ r_site(rbuf_t *r, coord_budget_t *b, const char *path, fl_errbuf_t *eb)
     if (r->failed || !(eps >= 0) || !isfinite(eps) || exhausted > 1 ||
         n_hist > COORD_MAX_HISTORY)
         return fl_fail(eb, FL_ERR_PARSE, "%s: site %s: bad fields", path, id);
-    err = coord_budget_add_site(b, id, records, eps_max, delta, &s, eb);
+    err = coord_budget_add_site(b, id, records, eps_max, delta,
+                                (dp_accountant_kind_t) acct, &s, eb);
     if (err != FL_OK)
         return fl_fail_prefix(eb, FL_ERR_PARSE, "%s", path);
     s->epsilon = eps;

@@ -7,11 +7,12 @@
  * previous round's file or this one, never a mix. A SHA-256 trailer over
  * the whole file catches corruption; every field is validated on load.
  *
- * Layout (little-endian): "DPFLCKP1", u32 version, 32-byte job hash,
+ * Layout (little-endian): "DPFLCKP1", u32 version (2), 32-byte job hash,
  * u32 completed rounds, u64 dimension, f32[dim] model, u32 optimiser kind,
  * u64 optimiser steps, f32[dim] per state vector, u32 site count, then per
  * site: u8 id length, id, u64 records, f64 epsilon_max, f64 delta,
- * f64 epsilon, u32 rounds charged, u8 exhausted, u32 history length,
+ * u8 accountant, f64 epsilon, u32 rounds charged, u8 exhausted, u32
+ * history length,
  * history (f64 q, f64 sigma, u64 steps); then SHA-256 of all of it.
  */
 #ifndef COORD_CHECKPOINT_H

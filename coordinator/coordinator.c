@@ -279,7 +279,10 @@ coord_new(const coord_opts_t *o, coord_t **out, fl_errbuf_t *eb)
     c->on_round = o->on_round;
     c->on_round_ctx = o->on_round_ctx;
     /* Ids unique across restarts: peers drop ids they saw before. */
-    c->next_msg_id = (uint64_t) fl_clock_wall_ms() * 1000;
+    if (pb_msg_id_first(&c->next_msg_id) != FL_OK) {
+        free(c);
+        return fl_fail(eb, FL_ERR_CRYPTO, "message ids: no randomness");
+    }
     coord_budget_init(&c->budget, DP_ACCOUNTANT_RDP);
     c->job_bytes = malloc(o->job_len + 1);
     if (c->job_bytes == NULL) {
@@ -361,6 +364,12 @@ coord_destroy(coord_t **c_p)
     *c_p = NULL;
 }
 
+fl_err_t
+coord_reload(coord_t *c, fl_errbuf_t *eb)
+{
+    return chan_server_reload(c->srv, eb);
+}
+
 coord_phase_t
 coord_phase(const coord_t *c)
 {
@@ -401,6 +410,7 @@ on_authenticated(coord_t *c, const chan_event_t *ev)
                     ev->fingerprint);
     /* The peer may be a new process: drop what is kept for the old one,
      * offer the job first, then ask again for the open round. */
+    coord__drop_kept(c, p, p->offer_id);
     coord__drop_kept(c, p, p->req_id);
     coord__drop_kept(c, p, p->eval_req_id);
     memset(&m, 0, sizeof m);
@@ -426,7 +436,7 @@ on_authenticated(coord_t *c, const chan_event_t *ev)
     memcpy(m.u.job_offer.job_hash, c->job.hash, 32);
     if (p->job != PEER_ACCEPTED)
         p->job = PEER_OFFERED;
-    (void) coord__send(c, p, &m, 0, NULL);
+    (void) coord__send(c, p, &m, 0, &p->offer_id);
     coord__resend_round(c, p);
 }
 
@@ -484,8 +494,17 @@ on_job_answer(coord_t *c, coord_peer_t *p, const pb_job_answer_t *a)
                                "reason", a->text, "code", (int) a->reason));
         return;
     }
+    if (c->job.dp && a->accountant == PB_ACCOUNTANT_NONE) {
+        fl_log_warn("%s: job answer refused: no accountant for a DP job",
+                    p->id);
+        return;
+    }
     if (coord_budget_add_site(&c->budget, p->id, a->dataset_size,
-                              a->epsilon_budget, a->delta, &s, &eb) != FL_OK) {
+                              c->job.dp ? a->epsilon_budget : 1e300, a->delta,
+                              a->accountant == PB_ACCOUNTANT_PLD
+                                  ? DP_ACCOUNTANT_PLD
+                                  : DP_ACCOUNTANT_RDP,
+                              &s, &eb) != FL_OK) {
         fl_log_warn("%s: job answer refused: %s", p->id, eb.msg);
         return;
     }

@@ -109,6 +109,10 @@ fl_err_t coord_step(coord_t *c, int timeout_ms, fl_errbuf_t *eb) FL_WUR;
 
 coord_phase_t coord_phase(const coord_t *c);
 
+/* Re-reads the CA, CRL, certificate and key for new handshakes (SIGHUP);
+ * on error the files in force stay. Live sessions go on. */
+fl_err_t coord_reload(coord_t *c, fl_errbuf_t *eb) FL_WUR;
+
 /* Completed training rounds. */
 unsigned coord_rounds_done(const coord_t *c);
 

@@ -6,7 +6,8 @@
  * Exit codes: 0 the job finished; 1 a runtime error stopped it (state up
  * to the last completed round is checkpointed); 2 bad arguments, config
  * or job (nothing was changed); 3 stopped by SIGINT or SIGTERM before the
- * job finished (restart to resume).
+ * job finished (restart to resume). SIGHUP re-reads the TLS files (a new
+ * CRL, a renewed certificate) for new handshakes.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -18,12 +19,15 @@
 #include "coordinator/coordinator.h"
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
 
 static void
 on_signal(int sig)
 {
-    (void) sig;
-    stop_requested = 1;
+    if (sig == SIGHUP)
+        reload_requested = 1;
+    else
+        stop_requested = 1;
 }
 
 static void
@@ -91,7 +95,19 @@ run(coord_t *c)
     fl_errbuf_t eb = {{0}};
 
     while (!stop_requested && coord_phase(c) != COORD_PHASE_DONE) {
-        fl_err_t err = coord_step(c, 100, &eb);
+        fl_err_t err;
+
+        if (reload_requested) {
+            reload_requested = 0;
+            err = coord_reload(c, &eb);
+            if (err != FL_OK)
+                fl_log_error("reload refused, the old TLS files stay in "
+                             "force: %s",
+                             fl_errbuf_str(&eb, err));
+            else
+                fl_log_info("reloaded the CA, CRL, certificate and key");
+        }
+        err = coord_step(c, 100, &eb);
 
         if (err != FL_OK) {
             fl_log_error("%s", fl_errbuf_str(&eb, err));
@@ -140,6 +156,7 @@ main(int argc, char **argv)
     fl_log_set_level(level);
     (void) signal(SIGINT, on_signal);
     (void) signal(SIGTERM, on_signal);
+    (void) signal(SIGHUP, on_signal);
     (void) signal(SIGPIPE, SIG_IGN);
     memset(&o, 0, sizeof o);
     o.cfg = &cfg;

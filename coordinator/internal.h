@@ -46,6 +46,7 @@ typedef struct coord_peer {
     peer_job_t job;
     long budget_idx; /* index into budget.sites, or -1 */
     char decline_reason[PB_MAX_TEXT_LEN + 1];
+    uint64_t offer_id; /* the job offer kept for this site, or 0 */
     /* the open round */
     int asked;
     int answered;

@@ -30,7 +30,8 @@ end_job(coord_t *c, const char *reason)
     char hash[65];
 
     c->phase = COORD_PHASE_DONE;
-    (void) snprintf(c->end_reason, sizeof c->end_reason, "%s", reason);
+    if (reason != c->end_reason)
+        (void) snprintf(c->end_reason, sizeof c->end_reason, "%s", reason);
     if (fl_file_replace_atomic(c->model_path, c->model,
                                c->dim * sizeof *c->model, &eb) != FL_OK)
         fl_log_error("final model: %s", eb.msg);
@@ -243,6 +244,14 @@ maybe_start_round(coord_t *c)
         start_eval(c, 1);
         goto out;
     }
+    if (accepted > 0 && n < c->job.min_nodes && waiting == 0) {
+        (void) snprintf(c->end_reason, sizeof c->end_reason,
+                        "fewer than min_nodes (%u) hospitals can take another "
+                        "round",
+                        c->job.min_nodes);
+        start_eval(c, 1);
+        goto out;
+    }
     grace_over =
         now - c->phase_start_ms >= (int64_t) c->cfg->quorum_wait_s * 1000;
     if (n >= c->job.min_nodes && (waiting == 0 || grace_over)) {
@@ -275,7 +284,7 @@ audit_spend(coord_t *c, const coord_peer_t *p, const coord_site_t *s,
     sp.sgm = *m;
     sp.clip = c->job.clip_norm;
     sp.delta = s->delta;
-    sp.accountant = dp_accountant_kind_name(c->budget.accountant.kind);
+    sp.accountant = dp_accountant_kind_name(s->accountant);
     sp.pld_interval = 0;
     sp.epsilon = s->epsilon;
     sp.dataset_size = (int64_t) s->records;

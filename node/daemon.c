@@ -104,6 +104,8 @@ drop_job(node_daemon_t *d)
     free(d->cached_update);
     d->params = d->global = d->cached_update = NULL;
     d->cached_round = 0;
+    d->evals = 0;
+    d->last_eval_round = 0;
     if (d->have_job)
         pb_job_cleanup(&d->job);
     d->have_job = 0;
@@ -219,8 +221,15 @@ judge_job(node_daemon_t *d, pb_decline_reason_t *why, fl_errbuf_t *eb)
         *why = PB_DECLINE_POLICY;
         return err;
     }
-    if ((err = load_data(d, &d->job, eb)) != FL_OK ||
-        (err = set_up_training(d, eb)) != FL_OK)
+    if ((err = load_data(d, &d->job, eb)) != FL_OK) {
+        /* The loader's message may quote a patient's field: it stays in
+         * this hospital's log and never goes to the coordinator. */
+        fl_log_error("job %s: %s", d->job.name, eb->msg);
+        return fl_fail(eb, err,
+                       "this hospital's records do not fit the job (details "
+                       "in the node's log)");
+    }
+    if ((err = set_up_training(d, eb)) != FL_OK)
         return err;
     if (!d->job.dp)
         return FL_OK;
@@ -388,6 +397,8 @@ node_daemon_step(node_daemon_t *d, int timeout_ms, fl_errbuf_t *eb)
     }
     if (d->held && fl_clock_mono_ms() >= d->held_due_ms)
         node__send_held(d);
+    if (d->fatal)
+        return fl_fail(eb, FL_ERR_IO, "%s", d->fatal_msg);
     return FL_OK;
 }
 
@@ -445,7 +456,12 @@ node_daemon_new(const node_daemon_opts_t *o, node_daemon_t **out,
         return fl_fail(eb, FL_ERR_NOMEM, "node: out of memory");
     d->cfg = o->cfg;
     d->dataset = o->dataset;
-    d->next_msg_id = (uint64_t) fl_clock_wall_ms() * 1000;
+    /* A random first id: the coordinator drops ids it saw before, so a
+     * restarted node must not reuse its predecessor's. */
+    if (pb_msg_id_first(&d->next_msg_id) != FL_OK) {
+        free(d);
+        return fl_fail(eb, FL_ERR_CRYPTO, "message ids: no randomness");
+    }
     if (o->faults != NULL && !o->seeded) {
         free(d);
         return fl_fail(eb, FL_ERR_INVALID,

@@ -49,6 +49,12 @@ struct node_daemon {
     size_t dim;
     float *params;
     float *global;
+    /* evaluations answered in this job, and the last round evaluated */
+    uint32_t evals;
+    uint64_t last_eval_round;
+    /* a record could not be written: the node must stop */
+    int fatal;
+    char fatal_msg[FL_ERRBUF_SIZE + 32];
     /* the last round answered, for a repeated request */
     uint64_t cached_round;
     float *cached_update;

@@ -183,9 +183,13 @@ run_round(node_daemon_t *d, const pb_msg_t *msg)
         return;
     }
     if (d->job.dp && reserve(d, r->round_id, &m, eps, &seq, &eb) != FL_OK) {
-        fl_log_error("reservation: %s", eb.msg);
+        /* Fail closed: without a durable reservation nothing may train,
+         * and a node that cannot write its records must stop. */
         node__decline(d, msg->msg_id, r->round_id, PB_DECLINE_ERROR,
                       "could not write the budget reservation");
+        d->fatal = 1;
+        (void) snprintf(d->fatal_msg, sizeof d->fatal_msg,
+                        "budget reservation: %s", eb.msg);
         return;
     }
     if (train(d, r, &eb) != FL_OK) {
@@ -295,11 +299,28 @@ node__on_eval_request(node_daemon_t *d, const pb_msg_t *msg)
     pb_msg_t m;
     pb_eval_result_t *r = &m.u.eval_result;
 
-    if (!d->have_job ||
-        node_eval_run(d->model, q->model, d->heldout, &rep, &eb) != FL_OK) {
-        fl_log_warn("evaluation: %s", d->have_job ? eb.msg : "no job");
+    if (!d->have_job) {
+        fl_log_warn("evaluation request without an accepted job");
         return;
     }
+    /* Held-out metrics are not differentially private: answer only the
+     * evaluations the job schedules (one per round id, at most rounds /
+     * eval_every + 2), so a coordinator cannot probe the data at will. */
+    if (q->round_id != d->last_eval_round &&
+        d->evals >=
+            (d->job.eval_every ? d->job.rounds / d->job.eval_every : 0) + 2) {
+        fl_log_warn("evaluation after round %llu refused: the job's %u "
+                    "evaluations were answered",
+                    (unsigned long long) q->round_id, d->evals);
+        return;
+    }
+    if (node_eval_run(d->model, q->model, d->heldout, &rep, &eb) != FL_OK) {
+        fl_log_warn("evaluation: %s", eb.msg);
+        return;
+    }
+    if (q->round_id != d->last_eval_round)
+        d->evals++;
+    d->last_eval_round = q->round_id;
     memset(&m, 0, sizeof m);
     m.type = PB_EVAL_RESULT;
     r->round_id = q->round_id;

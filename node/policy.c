@@ -84,7 +84,11 @@ node_policy_load(fl_config_t *cfg, node_policy_t *p, fl_errbuf_t *eb)
                               &p->allow_non_dp, eb)) != FL_OK)
         return err;
     p->max_rounds = (uint32_t) rounds;
-    p->has_constraints = fl_config_section_size(cfg, "policy") > 0;
+    p->has_constraints =
+        fl_config_line(cfg, "policy", "min_noise_multiplier") != 0 ||
+        fl_config_line(cfg, "policy", "max_clip_norm") != 0 ||
+        fl_config_line(cfg, "policy", "max_delta") != 0 ||
+        fl_config_line(cfg, "policy", "max_rounds") != 0;
     if (p->has_constraints &&
         (p->min_noise_multiplier == 0 || p->max_clip_norm == 0 ||
          p->max_delta == 0 || p->max_rounds == 0))

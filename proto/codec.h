@@ -53,7 +53,7 @@
 #define PB_MAX_LOCAL_STEPS 1000000u
 #define PB_MAX_DEADLINE_MS ((uint64_t) 7 * 24 * 3600 * 1000) /* one week */
 #define PB_MAX_DATASET_SIZE ((uint64_t) 1 << 40)
-#define PB_MAX_CLASSES 1000u /* = PB_JOB_MAX_CLASSES of proto/job.h */
+#define PB_MAX_CLASSES 1000u /* wire limit; jobs allow PB_JOB_MAX_CLASSES */
 #define PB_MAX_SUBGROUPS 64u
 #define PB_MAX_MODEL_DIM ((size_t) 1 << 26) /* floats; 256 MiB of wire */
 

@@ -235,7 +235,7 @@ parse_aggregation(fl_config_t *cfg, pb_job_t *job, fl_errbuf_t *eb)
         (err = fl_config_int(cfg, "job", "seed", FL_CFG_OPTIONAL, 1, 0,
                              INT64_MAX, &seed, eb)) != FL_OK ||
         (err = fl_config_double(cfg, "job", "holdout_fraction", FL_CFG_OPTIONAL,
-                                0.2, 0.0, 0.9, &job->holdout_fraction, eb)) !=
+                                0.2, 0.05, 0.9, &job->holdout_fraction, eb)) !=
             FL_OK)
         return err;
     job->seed = (uint64_t) seed;
@@ -302,6 +302,10 @@ parse_data(fl_config_t *cfg, pb_job_t *job, fl_errbuf_t *eb)
         (err = parse_u32(cfg, "data", "classes", FL_CFG_REQUIRED, 0, 2,
                          PB_JOB_MAX_CLASSES, &job->classes, eb)) != FL_OK)
         return err;
+    if (strcmp(job->group, job->label) == 0)
+        return fl_fail(eb, FL_ERR_INVALID,
+                       "%s: data.group: the label cannot be the group column",
+                       fl_config_name(cfg));
     if (n == 0)
         return fl_fail(eb, FL_ERR_NOT_FOUND,
                        "%s: features: no feature listed (one line per "
@@ -322,6 +326,11 @@ parse_data(fl_config_t *cfg, pb_job_t *job, fl_errbuf_t *eb)
             return fl_fail(eb, FL_ERR_INVALID,
                            "%s: features.%s: the label cannot be a feature",
                            fl_config_name(cfg), job->label);
+        if (strcmp(job->features[i].column, job->group) == 0)
+            return fl_fail(eb, FL_ERR_INVALID,
+                           "%s: features.%s: the group column cannot be a "
+                           "feature",
+                           fl_config_name(cfg), job->group);
     }
     return FL_OK;
 }

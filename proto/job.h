@@ -33,7 +33,7 @@
 #define PB_JOB_MAX_FEATURES 4096
 #define PB_JOB_MAX_LAYERS 16
 #define PB_JOB_MAX_WIDTH 65536
-#define PB_JOB_MAX_CLASSES 1000
+#define PB_JOB_MAX_CLASSES 64 /* what a node trains (node/data.h) */
 #define PB_JOB_NAME_MAX 64
 #define PB_JOB_COLUMN_MAX 64
 

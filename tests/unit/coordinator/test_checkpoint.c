@@ -57,14 +57,16 @@ test_budget_charges_and_never_decreases(void **state)
 
     (void) state;
     coord_budget_init(&b, DP_ACCOUNTANT_RDP);
-    assert_int_equal(coord_budget_add_site(&b, "a", 150, 3.0, 1e-5, &s, &eb),
+    assert_int_equal(coord_budget_add_site(&b, "a", 150, 3.0, 1e-5,
+                                           DP_ACCOUNTANT_RDP, &s, &eb),
                      FL_OK);
-    assert_int_equal(
-        coord_budget_add_site(&b, "a", 150, 3.0, 1e-5, &again, &eb), FL_OK);
+    assert_int_equal(coord_budget_add_site(&b, "a", 150, 3.0, 1e-5,
+                                           DP_ACCOUNTANT_RDP, &again, &eb),
+                     FL_OK);
     assert_ptr_equal(s, again);
-    assert_int_equal(
-        coord_budget_add_site(&b, "a", 150, 4.0, 1e-5, &again, &eb),
-        FL_ERR_STATE);
+    assert_int_equal(coord_budget_add_site(&b, "a", 150, 4.0, 1e-5,
+                                           DP_ACCOUNTANT_RDP, &again, &eb),
+                     FL_ERR_STATE);
     assert_int_equal(coord_budget_epsilon_after(&b, s, &round, &next, &eb),
                      FL_OK);
     assert_int_equal(coord_budget_charge(&b, s, &round, &eb), FL_OK);
@@ -102,15 +104,15 @@ test_round_trip_all_optimisers(void **state)
         for (int i = 0; i < DIM; i++)
             a.model[i] = 0.5f * (float) i;
         coord_server_opt_step(a.opt, a.model, delta);
-        assert_int_equal(
-            coord_budget_add_site(&a.budget, "h1", 100, 2.0, 1e-5, &s, &eb),
-            FL_OK);
+        assert_int_equal(coord_budget_add_site(&a.budget, "h1", 100, 2.0, 1e-5,
+                                               DP_ACCOUNTANT_RDP, &s, &eb),
+                         FL_OK);
         assert_int_equal(coord_budget_charge(&a.budget, s, &r1, &eb), FL_OK);
         assert_int_equal(coord_budget_charge(&a.budget, s, &r2, &eb), FL_OK);
         s->exhausted = 1;
-        assert_int_equal(
-            coord_budget_add_site(&a.budget, "h2", 300, 5.0, 1e-6, &s, &eb),
-            FL_OK);
+        assert_int_equal(coord_budget_add_site(&a.budget, "h2", 300, 5.0, 1e-6,
+                                               DP_ACCOUNTANT_PLD, &s, &eb),
+                         FL_OK);
         a.ck.rounds_done = 7;
         assert_int_equal(coord_ckpt_save(path, &a.ck, &eb), FL_OK);
 
@@ -130,6 +132,7 @@ test_round_trip_all_optimisers(void **state)
         assert_true(b.budget.sites[0].exhausted);
         assert_int_equal(b.budget.sites[1].records, 300);
         assert_true(b.budget.sites[1].delta == 1e-6);
+        assert_int_equal(b.budget.sites[1].accountant, DP_ACCOUNTANT_PLD);
         state_cleanup(&a);
         state_cleanup(&b);
     }

@@ -119,7 +119,21 @@ test_load_errors(void **state)
     assert_string_equal(eb.msg, "node.ini:5: approved_jobs.a: not a job hash "
                                 "(64 hex digits)");
     assert_int_equal(load_policy(BUDGET "[policy]\nmax_epsilon = 1\n", &p, &eb),
-                     FL_ERR_NOT_FOUND);
+                     FL_ERR_INVALID);
+    assert_string_equal(eb.msg, "node.ini:5: policy.max_epsilon: unknown key");
+}
+
+static void
+test_allow_non_dp_alone_is_not_a_constraint_policy(void **state)
+{
+    node_policy_t p;
+    fl_errbuf_t eb = {{0}};
+
+    (void) state;
+    assert_int_equal(
+        load_policy(BUDGET "[policy]\nallow_non_dp = true\n", &p, &eb), FL_OK);
+    assert_false(p.has_constraints);
+    assert_true(p.allow_non_dp);
 }
 
 static void
@@ -152,6 +166,7 @@ main(void)
         cmocka_unit_test(test_approval_by_hash),
         cmocka_unit_test(test_constraints),
         cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_allow_non_dp_alone_is_not_a_constraint_policy),
         cmocka_unit_test(test_non_dp_job),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
