@@ -191,6 +191,7 @@ open_channel(coord_t *c, fl_errbuf_t *eb)
 
     memset(&o, 0, sizeof o);
     o.endpoint = c->cfg->listen;
+    o.zmq_context = c->zmq_context;
     o.tls = c->cfg->tls;
     o.allow = c->cfg->allow;
     o.n_allow = c->cfg->n_allow;
@@ -277,6 +278,7 @@ coord_new(const coord_opts_t *o, coord_t **out, fl_errbuf_t *eb)
     c->progress = o->progress != NULL ? o->progress : stdout;
     c->json = o->json;
     c->on_round = o->on_round;
+    c->zmq_context = o->zmq_context;
     c->on_round_ctx = o->on_round_ctx;
     /* Ids unique across restarts: peers drop ids they saw before. */
     if (pb_msg_id_first(&c->next_msg_id) != FL_OK) {

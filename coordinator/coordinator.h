@@ -47,6 +47,9 @@ typedef struct coord_opts {
     FILE *progress;          /* NULL: stdout */
     int json;                /* progress as JSON lines */
     coord_round_fn on_round; /* NULL: none (dpfl-sim records rounds) */
+    /* dpfl-sim: a ZeroMQ context shared with the nodes (inproc), borrowed;
+     * NULL: the channel's own. */
+    void *zmq_context;
     void *on_round_ctx;
 } coord_opts_t;
 

@@ -94,6 +94,7 @@ struct coord {
     FILE *progress;
     int json;
     coord_round_fn on_round;
+    void *zmq_context;
     void *on_round_ctx;
     char end_reason[160];
 };

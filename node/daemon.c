@@ -435,6 +435,7 @@ open_channel(node_daemon_t *d, fl_errbuf_t *eb)
 
     memset(&o, 0, sizeof o);
     o.endpoint = d->cfg->coordinator;
+    o.zmq_context = d->zmq_context;
     o.server_name = d->cfg->coordinator_name;
     o.tls = d->cfg->tls;
     o.max_msg_size = d->cfg->max_message_bytes;
@@ -456,6 +457,7 @@ node_daemon_new(const node_daemon_opts_t *o, node_daemon_t **out,
         return fl_fail(eb, FL_ERR_NOMEM, "node: out of memory");
     d->cfg = o->cfg;
     d->dataset = o->dataset;
+    d->zmq_context = o->zmq_context;
     /* A random first id: the coordinator drops ids it saw before, so a
      * restarted node must not reuse its predecessor's. */
     if (pb_msg_id_first(&d->next_msg_id) != FL_OK) {

@@ -50,6 +50,9 @@ typedef struct node_daemon_opts {
     const node_dataset_t *dataset;
     /* Simulations: injected faults (NULL: none). Needs seeded. */
     const node_faults_t *faults;
+    /* dpfl-sim: a ZeroMQ context shared with the coordinator (inproc),
+     * borrowed; NULL: the channel's own. */
+    void *zmq_context;
 } node_daemon_opts_t;
 
 /* Replays the ledger (a bad ledger stops here, naming file:line), opens

@@ -23,6 +23,7 @@
 struct node_daemon {
     const node_config_t *cfg;
     const node_dataset_t *dataset; /* sim: borrowed records, or NULL */
+    void *zmq_context;             /* sim: borrowed shared context */
     node_faults_t faults;
     dp_rng_t *fault_rng; /* sim: draws the faults, apart from the noise */
     /* sim: a result held back past the deadline (straggler) */
