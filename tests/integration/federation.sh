@@ -111,6 +111,46 @@ scenario_full() {
     verify_audit hospital-a hospital-b hospital-c
     [ -s "$work/coordinator/state/final-model.f32" ] || fail "no final model"
     check "final model written"
+    no_key_in_logs
+    tamper_checks
+}
+
+# No private key (TLS or audit) appears in any log or record.
+no_key_in_logs() {
+    local key body
+    for key in "$work"/*/*.key; do
+        body=$(grep -v '^-----' "$key" | tr -d '\n' | cut -c1-40)
+        if grep -rqF "$body" "$work"/*.log "$work"/*/node.log "$work"/summary.txt \
+            "$work"/*/state 2>/dev/null; then
+            fail "private key $key appears in a log"
+        fi
+    done
+    check "no private key appears in any log, ledger or audit log"
+}
+
+# The verifier catches tampering with this real run's coordinator log.
+tamper_checks() {
+    local log=$work/coordinator/state/audit.jsonl t=$work/tampered.jsonl
+    local key=$work/coordinator/audit.pub.pem w=()
+    for s in hospital-a hospital-b hospital-c; do
+        w+=(--witness "$work/$s/state/audit.jsonl:$work/$s/audit.pub.pem")
+    done
+    expect_bad() {
+        local what=$1 out
+        if out=$("$bin/dpfl-audit" verify --key "$key" "$t" "${w[@]}" 2>&1); then
+            fail "verify accepted the log with $what"
+        fi
+        check "verify rejects $what: $(echo "$out" | head -n 1 | cut -c1-110)"
+    }
+    sed '20s/"round":/"round":1/' "$log" >"$t"
+    expect_bad "a changed entry"
+    sed '12d' "$log" >"$t"
+    expect_bad "a deleted entry"
+    awk '/"type":"privacy_spent"/ && !done { sub(/"epsilon":[0-9.e-]+/, "\"epsilon\":0.001"); done = 1 } 1' \
+        "$log" >"$t"
+    expect_bad "an epsilon edited smaller"
+    head -n 30 "$log" >"$t"
+    expect_bad "a truncated tail (through the witnesses)"
 }
 
 # Waits until a node's ledger holds a reservation without its commit, i.e.
