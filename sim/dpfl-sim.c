@@ -162,7 +162,6 @@ parse_args(int argc, char **argv, args_t *a)
 
     memset(a, 0, sizeof *a);
     a->log_level = "error";
-    a->o.transport = SIM_TRANSPORT_TCP; /* until inproc is available */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             a->o.json = 1;

@@ -1,6 +1,7 @@
 /* sim/run.c: the single loop driving the coordinator and N nodes. */
 #include "sim/run_internal.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <time.h>
 
 #include <openssl/evp.h>
+#include <zmq.h>
 
 #include "common/clock.h"
 
@@ -45,13 +47,7 @@ check_opts(const sim_opts_t *o, fl_errbuf_t *eb)
     if (o->transport != SIM_TRANSPORT_INPROC &&
         o->transport != SIM_TRANSPORT_TCP)
         return fl_fail(eb, FL_ERR_INVALID, "sim: unknown transport");
-    /* inproc endpoints only connect sockets of one ZeroMQ context, and
-     * the coordinator and nodes do not take a shared one yet. */
-    if (o->transport == SIM_TRANSPORT_INPROC)
-        return fl_fail(eb, FL_ERR_UNSUPPORTED,
-                       "sim: the inproc transport needs one ZeroMQ context "
-                       "shared by the coordinator and every node, which "
-                       "they cannot be given yet: use tcp");
+
     return FL_OK;
 }
 
@@ -188,6 +184,7 @@ start_node(sim_ctx_t *s, size_t i, fl_errbuf_t *eb)
     no.seed = sim_node_seed(s->o->seed, i);
     no.dataset = s->parts[i];
     no.faults = s->faults != NULL ? &s->faults[i] : NULL;
+    no.zmq_context = s->zctx;
     err = node_daemon_new(&no, &s->nodes[i], eb);
     if (err != FL_OK)
         return fl_fail_prefix(eb, err, "%s", s->ncfg[i].name);
@@ -330,6 +327,15 @@ start_coordinator(sim_ctx_t *s, fl_errbuf_t *eb)
     co.progress = s->devnull;
     co.on_round = on_round;
     co.on_round_ctx = s;
+    /* One context for every socket: inproc needs it, and one I/O thread
+     * serves 1,000 nodes where a context each would start 1,000. Each node
+     * has a DEALER, a monitor PAIR and the monitor's own socket. */
+    s->zctx = zmq_ctx_new();
+    if (s->zctx == NULL || zmq_ctx_set(s->zctx, ZMQ_MAX_SOCKETS,
+                                       (int) (4 * s->o->n_nodes + 64)) != 0)
+        return fl_fail(eb, FL_ERR_IO, "sim: zmq context: %s",
+                       zmq_strerror(errno));
+    co.zmq_context = s->zctx;
     err = coord_new(&co, &s->coord, eb);
     if (err != FL_OK)
         return fl_fail_prefix(eb, err, "coordinator");
@@ -387,6 +393,8 @@ teardown(sim_ctx_t *s)
     for (size_t i = 0; s->nodes != NULL && i < s->o->n_nodes; i++)
         node_daemon_destroy(&s->nodes[i]);
     coord_destroy(&s->coord);
+    if (s->zctx != NULL)
+        (void) zmq_ctx_term(s->zctx);
     for (size_t i = 0; s->parts != NULL && i < s->o->n_nodes; i++)
         node_dataset_destroy(&s->parts[i]);
     node_dataset_destroy(&s->all);

@@ -29,6 +29,7 @@ typedef struct sim_ctx {
     sim_pki_t *pki;
     coord_config_t ccfg;
     coord_t *coord;
+    void *zctx; /* the one ZeroMQ context of the run */
     FILE *devnull;
     node_config_t *ncfg; /* n_nodes */
     char (*state_dirs)[PATH_MAX];

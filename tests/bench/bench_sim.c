@@ -5,7 +5,7 @@
  * runs in a child process so that peak RSS is that run's own. Prints one
  * JSON object.
  *
- *   bench_sim [--full] [--transport tcp|inproc] [--source DIR]
+ *   bench_sim [--full] [--transport inproc|tcp] [--source DIR]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +89,7 @@ int
 main(int argc, char **argv)
 {
     const char *src = getenv("DPFL_SOURCE_DIR");
-    sim_transport_t tr = SIM_TRANSPORT_TCP;
+    sim_transport_t tr = SIM_TRANSPORT_INPROC;
     size_t sizes[3] = {10, 100, 1000}, n_sizes = 2;
     char buf[1024];
 

@@ -47,7 +47,7 @@ setup(void **state)
     o.data_path = data;
     o.n_nodes = 6;
     o.seed = 4;
-    o.transport = SIM_TRANSPORT_TCP;
+    o.transport = SIM_TRANSPORT_INPROC;
     o.partition.kind = SIM_PART_DIRICHLET;
     o.partition.alpha = 0.3;
     o.epsilon = 2;

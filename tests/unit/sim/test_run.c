@@ -1,7 +1,8 @@
 /*
  * tests/unit/sim/test_run.c: whole simulated federations on the digits
  * data set (the real coordinator, nodes and TLS channel): the same seed
- * gives the same model to the bit, a different seed another; a 50-node
+ * gives the same model to the bit (inproc or TCP), a different seed
+ * another; a 50-node
  * run under a drop rate has the expected updates per round; robust
  * aggregators beat FedAvg when some nodes are byzantine.
  */
@@ -46,7 +47,7 @@ base(size_t nodes, uint64_t seed)
     o.data_path = data;
     o.n_nodes = nodes;
     o.seed = seed;
-    o.transport = SIM_TRANSPORT_TCP;
+    o.transport = SIM_TRANSPORT_INPROC;
     o.epsilon = 3;
     o.rounds = 3;
     o.timeout_s = 50;
@@ -69,13 +70,15 @@ static void
 test_same_seed_same_model(void **state)
 {
     sim_opts_t o = base(8, 11);
-    sim_result_t *a, *b, *c;
+    sim_result_t *a, *b, *c, *d;
 
     (void) state;
     o.partition.kind = SIM_PART_DIRICHLET;
     o.partition.alpha = 0.5;
     a = run(&o);
     b = run(&o);
+    o.transport = SIM_TRANSPORT_TCP;
+    d = run(&o);
     o.seed = 12;
     c = run(&o);
     assert_int_equal(a->n_rounds, 3);
@@ -85,12 +88,15 @@ test_same_seed_same_model(void **state)
     assert_true(a->final_accuracy == b->final_accuracy);
     for (size_t i = 0; i < a->n_nodes; i++)
         assert_true(a->nodes[i].epsilon == b->nodes[i].epsilon);
+    /* The transport does not matter either. */
+    assert_string_equal(a->model_sha256, d->model_sha256);
     assert_string_not_equal(a->model_sha256, c->model_sha256);
     /* Every hospital within the budget, the smallest one at it. */
     assert_true(a->eps_max <= 3.0 && a->eps_max > 2.9);
     sim_result_destroy(&a);
     sim_result_destroy(&b);
     sim_result_destroy(&c);
+    sim_result_destroy(&d);
 }
 
 static void
