@@ -538,8 +538,12 @@ on_message(coord_t *c, const char *site, uint8_t *buf, size_t len)
         return;
     err = pb_envelope_decode(buf, len, &c->lim, &m, &eb);
     if (err != FL_OK) {
+        uint64_t reply_to = 0;
         char h[65];
 
+        if (pb_envelope_peek(buf, len, NULL, &reply_to) == FL_OK &&
+            reply_to != 0 && reply_to == p->req_id)
+            coord__answered_badly(c, p);
         coord__sha256_hex(buf, len, h);
         fl_log_warn("%s: message rejected: %s", site, eb.msg);
         coord__audit(c, DP_AUDIT_EV_UPDATE_REJECTED, site,

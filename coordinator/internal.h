@@ -115,6 +115,7 @@ void coord__on_train_result(coord_t *c, coord_peer_t *p, pb_msg_t *msg);
 void coord__on_decline(coord_t *c, coord_peer_t *p, const pb_msg_t *msg);
 void coord__on_eval_result(coord_t *c, coord_peer_t *p, const pb_msg_t *msg);
 void coord__resend_round(coord_t *c, coord_peer_t *p);
+void coord__answered_badly(coord_t *c, coord_peer_t *p);
 
 /* report.c */
 void coord__audit(coord_t *c, const char *type, const char *actor,

@@ -435,12 +435,25 @@ coord__tick(coord_t *c)
     }
 }
 
+/* The site answered this round's request with something unusable: the
+ * round need not wait for it (it stays charged: it may have trained). */
+void
+coord__answered_badly(coord_t *c, coord_peer_t *p)
+{
+    if (c->phase != COORD_PHASE_TRAIN || !p->asked || p->answered)
+        return;
+    p->answered = 1;
+    c->round_answered++;
+}
+
 static void
-reject_update(coord_t *c, const coord_peer_t *p, uint64_t round,
-              const char *reason, const char *hash)
+reject_update(coord_t *c, coord_peer_t *p, uint64_t round, const char *reason,
+              const char *hash)
 {
     fl_log_warn("%s: update for round %llu rejected: %s", p->id,
                 (unsigned long long) round, reason);
+    if (round == c->round_id)
+        coord__answered_badly(c, p);
     coord__audit(c, DP_AUDIT_EV_UPDATE_REJECTED, p->id,
                  json_pack("{s:s, s:I, s:s, s:s}", "site", p->id, "round",
                            (json_int_t) round, "reason", reason,
