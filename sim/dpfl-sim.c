@@ -36,8 +36,8 @@ usage(FILE *f)
         "                [--rounds R] [--deadline SECONDS] [--holdout F]\n"
         "                [--drop-rate P]\n"
         "                [--straggle-rate P] [--byzantine K[:scaled|random]]\n"
-        "                [--timeout SECONDS] [--log-level LEVEL] "
-        "[--keep-tmp]\n"
+        "                [--timeout SECONDS] [--log-level off|error|warn|info|"
+        "debug]\n                [--keep-tmp]\n"
         "A simulated federation in one process: the real coordinator, nodes "
         "and TLS\nchannel, with a SEEDED generator (reproducible, not for "
         "production).\n",
@@ -161,7 +161,7 @@ parse_args(int argc, char **argv, args_t *a)
     fl_errbuf_t eb = {{0}};
 
     memset(a, 0, sizeof *a);
-    a->log_level = "error";
+    a->log_level = "off";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             a->o.json = 1;
@@ -209,12 +209,20 @@ main(int argc, char **argv)
     fl_errbuf_t eb = {{0}};
     sim_result_t *res = NULL;
     fl_log_level_t level;
+    FILE *devnull = NULL;
     args_t a;
     fl_err_t err;
 
     if (!parse_args(argc, argv, &a)) {
         usage(stderr);
         return 2;
+    }
+    /* Off by default: N daemons would each log, e.g. every hospital too
+     * small to split its rows; the summary counts them. */
+    if (strcmp(a.log_level, "off") == 0) {
+        devnull = fopen("/dev/null", "w");
+        fl_log_set_stream(devnull != NULL ? devnull : stderr);
+        a.log_level = "error";
     }
     if (fl_log_level_parse(a.log_level, &level) != FL_OK) {
         (void) fprintf(stderr, "dpfl-sim: unknown log level %s\n", a.log_level);
@@ -233,6 +241,8 @@ main(int argc, char **argv)
     err = sim_run(&a.o, &res, &eb);
     if (err != FL_OK) {
         (void) fprintf(stderr, "dpfl-sim: %s\n", fl_errbuf_str(&eb, err));
+        if (devnull != NULL)
+            (void) fclose(devnull);
         return 1;
     }
     if (a.o.json)
@@ -245,6 +255,8 @@ main(int argc, char **argv)
             (void) printf("report: %s/report.html\n", a.out_dir);
     }
     sim_result_destroy(&res);
+    if (devnull != NULL)
+        (void) fclose(devnull);
     if (err != FL_OK) {
         (void) fprintf(stderr, "dpfl-sim: %s\n", fl_errbuf_str(&eb, err));
         return 1;

@@ -40,6 +40,7 @@ child(const char *src, size_t n, sim_transport_t tr, int fd)
      * train on and one held out. */
     o.holdout = n >= 500 ? 0.5 : 0;
     fl_log_set_level(FL_LOG_ERROR);
+    fl_log_set_stream(fopen("/dev/null", "w")); /* the declining nodes */
     if (f == NULL || sim_run(&o, &r, &eb) != FL_OK) {
         (void) fprintf(stderr, "bench_sim: %zu nodes: %s\n", n, eb.msg);
         _exit(1);
