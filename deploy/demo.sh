@@ -8,7 +8,8 @@
 # and three dpfl-node processes talking TLS 1.3 over ZeroMQ on loopback,
 # runs deploy/examples/job.ini to the end, prints the summary and verifies
 # the signed audit logs with dpfl-audit. Everything lands in DPFL_DEMO_DIR
-# (default: a new folder under /tmp); the port is DPFL_DEMO_PORT (17600).
+# (default: a new folder under /tmp); the port is DPFL_DEMO_PORT (17600);
+# DPFL_DEMO_SEED replaces the job's seed (initial model, split, selection).
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,7 +45,11 @@ fed_pki "$dir" $sites
 fed_split "$top/data/breast_cancer_wdbc.csv" "$dir" $sites
 
 # 3. Configs. Each hospital approves exactly this job file by its hash.
-cp "$top/deploy/examples/job.ini" job.ini
+if [ -n "${DPFL_DEMO_SEED:-}" ]; then
+    sed "s/^seed = .*/seed = $DPFL_DEMO_SEED/" "$top/deploy/examples/job.ini" >job.ini
+else
+    cp "$top/deploy/examples/job.ini" job.ini
+fi
 job_hash=$(sha256sum job.ini | cut -d' ' -f1)
 # shellcheck disable=SC2086
 fed_coordinator_ini "$dir" "$port" $sites
