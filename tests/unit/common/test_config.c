@@ -17,8 +17,8 @@ load(const char *text)
 {
     fl_config_t *cfg = NULL;
     fl_errbuf_t eb = {{0}};
-    fl_err_t err = fl_config_load_buffer("t.ini", text, strlen(text), &cfg,
-                                         &eb);
+    fl_err_t err =
+        fl_config_load_buffer("t.ini", text, strlen(text), &cfg, &eb);
 
     if (err != FL_OK)
         fail_msg("unexpected load error: %s", eb.msg);
@@ -66,9 +66,9 @@ test_typed_getters(void **state)
                                    -10, 10, &i, &eb),
                      FL_OK);
     assert_int_equal(i, -3);
-    assert_int_equal(fl_config_double(cfg, "job", "lr", FL_CFG_REQUIRED, 0, 0,
-                                      1, &d, &eb),
-                     FL_OK);
+    assert_int_equal(
+        fl_config_double(cfg, "job", "lr", FL_CFG_REQUIRED, 0, 0, 1, &d, &eb),
+        FL_OK);
     assert_true(d == 0.05);
     assert_int_equal(
         fl_config_bool(cfg, "job", "dp", FL_CFG_REQUIRED, 0, &b, &eb), FL_OK);
@@ -77,8 +77,8 @@ test_typed_getters(void **state)
                                     modes, 3, 0, &e, &eb),
                      FL_OK);
     assert_int_equal(e, 1);
-    assert_int_equal(fl_config_string(cfg, "job", "name", FL_CFG_REQUIRED,
-                                      NULL, 64, &s, &eb),
+    assert_int_equal(fl_config_string(cfg, "job", "name", FL_CFG_REQUIRED, NULL,
+                                      64, &s, &eb),
                      FL_OK);
     assert_string_equal(s, "breast cancer");
     assert_int_equal(fl_config_line(cfg, "job", "lr"), 4);
@@ -99,20 +99,19 @@ test_optional_defaults(void **state)
     const char *s;
 
     (void) state;
-    assert_int_equal(fl_config_int(cfg, "a", "y", FL_CFG_OPTIONAL, 7, 0, 9, &i,
-                                   &eb),
-                     FL_OK);
-    assert_int_equal(i, 7);
-    assert_int_equal(fl_config_double(cfg, "b", "x", FL_CFG_OPTIONAL, 2.5, 0,
-                                      9, &d, &eb),
-                     FL_OK);
-    assert_true(d == 2.5);
     assert_int_equal(
-        fl_config_bool(cfg, "a", "z", FL_CFG_OPTIONAL, 1, &b, &eb), FL_OK);
-    assert_int_equal(b, 1);
-    assert_int_equal(fl_config_string(cfg, "a", "s", FL_CFG_OPTIONAL, "dflt",
-                                      8, &s, &eb),
+        fl_config_int(cfg, "a", "y", FL_CFG_OPTIONAL, 7, 0, 9, &i, &eb), FL_OK);
+    assert_int_equal(i, 7);
+    assert_int_equal(
+        fl_config_double(cfg, "b", "x", FL_CFG_OPTIONAL, 2.5, 0, 9, &d, &eb),
+        FL_OK);
+    assert_true(d == 2.5);
+    assert_int_equal(fl_config_bool(cfg, "a", "z", FL_CFG_OPTIONAL, 1, &b, &eb),
                      FL_OK);
+    assert_int_equal(b, 1);
+    assert_int_equal(
+        fl_config_string(cfg, "a", "s", FL_CFG_OPTIONAL, "dflt", 8, &s, &eb),
+        FL_OK);
     assert_string_equal(s, "dflt");
     /* x was never read: it is an unknown key. */
     assert_int_equal(fl_config_check_unused(cfg, &eb), FL_ERR_INVALID);
@@ -135,8 +134,7 @@ getter_fails(const char *text, char kind, fl_err_t want, const char *msg)
 
     switch (kind) {
     case 'i':
-        err = fl_config_int(cfg, "s", "k", FL_CFG_REQUIRED, 0, 0, 100, &i,
-                            &eb);
+        err = fl_config_int(cfg, "s", "k", FL_CFG_REQUIRED, 0, 0, 100, &i, &eb);
         break;
     case 'd':
         err = fl_config_double(cfg, "s", "k", FL_CFG_REQUIRED, 0, 0.0, 1.0, &d,
@@ -150,8 +148,8 @@ getter_fails(const char *text, char kind, fl_err_t want, const char *msg)
                              &eb);
         break;
     case 's':
-        err = fl_config_string(cfg, "s", "k", FL_CFG_REQUIRED, NULL, 4, &s,
-                               &eb);
+        err =
+            fl_config_string(cfg, "s", "k", FL_CFG_REQUIRED, NULL, 4, &s, &eb);
         break;
     default:
         fail();
@@ -244,18 +242,17 @@ test_section_iteration_in_file_order(void **state)
     (void) state;
     assert_int_equal(fl_config_section_size(cfg, "features"), 2);
     assert_int_equal(fl_config_section_size(cfg, "absent"), 0);
-    assert_int_equal(
-        fl_config_section_entry(cfg, "features", 0, &k, &v, &line), FL_OK);
+    assert_int_equal(fl_config_section_entry(cfg, "features", 0, &k, &v, &line),
+                     FL_OK);
     assert_string_equal(k, "mean_radius");
     assert_string_equal(v, "14.1 3.5");
     assert_int_equal(line, 2);
-    assert_int_equal(
-        fl_config_section_entry(cfg, "features", 1, &k, &v, &line), FL_OK);
+    assert_int_equal(fl_config_section_entry(cfg, "features", 1, &k, &v, &line),
+                     FL_OK);
     assert_string_equal(k, "mean_texture");
     assert_int_equal(line, 6);
-    assert_int_equal(
-        fl_config_section_entry(cfg, "features", 2, &k, &v, &line),
-        FL_ERR_NOT_FOUND);
+    assert_int_equal(fl_config_section_entry(cfg, "features", 2, &k, &v, &line),
+                     FL_ERR_NOT_FOUND);
     fl_config_destroy(&cfg);
 }
 
@@ -275,8 +272,7 @@ test_load_from_file(void **state)
     assert_int_equal(fl_config_load(path, &cfg, &eb), FL_OK);
     assert_string_equal(fl_config_name(cfg), path);
     assert_int_equal(
-        fl_config_int(cfg, "a", "n", FL_CFG_REQUIRED, 0, 0, 9, &i, &eb),
-        FL_OK);
+        fl_config_int(cfg, "a", "n", FL_CFG_REQUIRED, 0, 0, 9, &i, &eb), FL_OK);
     assert_int_equal(i, 5);
     fl_config_destroy(&cfg);
     (void) unlink(path);

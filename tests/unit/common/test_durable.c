@@ -136,8 +136,7 @@ test_read_all_limits_and_errors(void **state)
     assert_null(buf);
     assert_int_equal(len, 0);
     assert_non_null(strstr(eb.msg, "larger than 9 bytes"));
-    assert_int_equal(fl_file_read_all(f->dir, 100, &buf, &len, &eb),
-                     FL_ERR_IO);
+    assert_int_equal(fl_file_read_all(f->dir, 100, &buf, &len, &eb), FL_ERR_IO);
     assert_non_null(strstr(eb.msg, "not a regular file"));
     assert_int_equal(fl_file_read_all("/nonexistent/x", 100, &buf, &len, &eb),
                      FL_ERR_NOT_FOUND);
@@ -169,8 +168,8 @@ main(void)
             test_replace_into_missing_dir_fails_cleanly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_appender_appends_in_order, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_read_all_limits_and_errors,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_all_limits_and_errors, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_appender_open_error, setup,
                                         teardown),
     };
