@@ -111,6 +111,42 @@ drop_job(node_daemon_t *d)
     d->have_job = 0;
 }
 
+/*
+ * Training and held-out records. A hospital too small for both parts
+ * (fewer than 1 / holdout_fraction records) trains on all of them and
+ * reports empty evaluations: its records still count, and nothing about
+ * them is evaluated.
+ */
+static fl_err_t
+split_records(node_daemon_t *d, const node_dataset_t *all, const pb_job_t *job,
+              fl_errbuf_t *eb)
+{
+    size_t rows = node_dataset_rows(all);
+    size_t held = (size_t) floor((double) rows * job->holdout_fraction);
+    size_t *idx;
+    fl_err_t err;
+
+    if (held > 0 && held < rows)
+        return node_dataset_split(all, job->seed, job->holdout_fraction,
+                                  &d->train, &d->heldout, eb);
+    if (rows == 0)
+        return fl_fail(eb, FL_ERR_INVALID, "no records");
+    idx = malloc(rows * sizeof *idx);
+    if (idx == NULL)
+        return fl_fail(eb, FL_ERR_NOMEM, "records: out of memory");
+    for (size_t i = 0; i < rows; i++)
+        idx[i] = i;
+    err = node_dataset_subset(all, idx, rows, &d->train, eb);
+    if (err == FL_OK)
+        err = node_dataset_subset(all, idx, 0, &d->heldout, eb);
+    free(idx);
+    if (err == FL_OK)
+        fl_log_info("%zu records: too few to hold some out; all train, "
+                    "evaluations will be empty",
+                    rows);
+    return err;
+}
+
 static fl_err_t
 load_data(node_daemon_t *d, const pb_job_t *job, fl_errbuf_t *eb)
 {
@@ -136,17 +172,14 @@ load_data(node_daemon_t *d, const pb_job_t *job, fl_errbuf_t *eb)
     if (d->dataset != NULL) {
         err =
             node_dataset_n_features(d->dataset) == job->n_features
-                ? node_dataset_split(d->dataset, job->seed,
-                                     job->holdout_fraction, &d->train,
-                                     &d->heldout, eb)
+                ? split_records(d, d->dataset, job, eb)
                 : fl_fail(eb, FL_ERR_INVALID,
                           "records have %zu features, the job %zu",
                           node_dataset_n_features(d->dataset), job->n_features);
     } else {
         err = node_dataset_load_csv(d->cfg->data, &spec, &all, eb);
         if (err == FL_OK)
-            err = node_dataset_split(all, job->seed, job->holdout_fraction,
-                                     &d->train, &d->heldout, eb);
+            err = split_records(d, all, job, eb);
         node_dataset_destroy(&all);
     }
     free(f);

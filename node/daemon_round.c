@@ -314,6 +314,20 @@ node__on_eval_request(node_daemon_t *d, const pb_msg_t *msg)
                     (unsigned long long) q->round_id, d->evals);
         return;
     }
+    if (node_dataset_rows(d->heldout) == 0) {
+        /* Nothing held out: an empty evaluation, so the round need not
+         * wait for this hospital. */
+        memset(&m, 0, sizeof m);
+        m.type = PB_EVAL_RESULT;
+        m.u.eval_result.round_id = q->round_id;
+        m.u.eval_result.n_classes = d->job.classes;
+        m.u.eval_result.confusion =
+            calloc((size_t) d->job.classes * d->job.classes, sizeof(uint64_t));
+        if (m.u.eval_result.confusion != NULL)
+            (void) node__reply(d, &m, msg->msg_id);
+        free(m.u.eval_result.confusion);
+        return;
+    }
     if (node_eval_run(d->model, q->model, d->heldout, &rep, &eb) != FL_OK) {
         fl_log_warn("evaluation: %s", eb.msg);
         return;

@@ -60,8 +60,9 @@ load_csv(sim_ctx_t *s, const pb_job_t *job, fl_errbuf_t *eb)
     return err;
 }
 
-/* Rows a node needs so that node_dataset_split leaves both parts
- * non-empty; and the training rows of a node of r rows. */
+/* Rows a node needs so that its split leaves both parts non-empty (what
+ * quantity partitions give every node); and the held-out rows of a node of
+ * r rows. A smaller node trains on all its rows (node/daemon.c). */
 static size_t
 heldout_rows(size_t r, double h)
 {
@@ -202,16 +203,15 @@ sim__load_and_partition(sim_ctx_t *s, fl_errbuf_t *eb)
                                  &p, eb);
     for (size_t k = 0; err == FL_OK && k < p.n_nodes; k++) {
         size_t r = sim_partition_size(&p, k);
-        uint64_t train = r - heldout_rows(r, job0.holdout_fraction);
+        size_t held = heldout_rows(r, job0.holdout_fraction);
+        uint64_t train = held > 0 && held < r ? r - held : r;
 
-        if (r >= min_rows && train < min_train)
+        if (r > 0 && train < min_train)
             min_train = train;
     }
     if (err == FL_OK && min_train == UINT64_MAX)
-        err = fl_fail(eb, FL_ERR_INVALID,
-                      "%zu nodes leave every node under %zu records: too "
-                      "few to split into training and held-out parts",
-                      o->n_nodes, min_rows);
+        err = fl_fail(eb, FL_ERR_INVALID, "%zu nodes leave every node empty",
+                      o->n_nodes);
     /* Under batch_size records q is 1, as calibrating at batch_size. */
     if (err == FL_OK && min_train < job0.batch_size)
         min_train = job0.batch_size;
