@@ -22,8 +22,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static EVP_PKEY *pub;
-static int base_fd = -1;
-
 static void
 free_key(void)
 {
@@ -40,7 +38,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     pub = fuzz_audit_public_key();
     FUZZ_ASSERT(pub != NULL);
     (void) atexit(free_key);
-    base_fd = fuzz_lowest_free_fd();
     return 0;
 }
 
@@ -92,10 +89,12 @@ read_all(EVP_PKEY *key)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    int fd0 = fuzz_lowest_free_fd();
+
     fuzz_file_write(data, size);
     read_all(pub);
     read_all(NULL);
     (void) unlink(fuzz_file_path);
-    FUZZ_ASSERT(fuzz_lowest_free_fd() == base_fd);
+    FUZZ_ASSERT(fuzz_lowest_free_fd() == fd0);
     return 0;
 }

@@ -26,8 +26,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static coord_server_opt_t *opt;
 static float model[FUZZ_DIM];
-static int base_fd = -1;
-
 static void
 free_opt(void)
 {
@@ -45,7 +43,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     FUZZ_ASSERT(coord_server_opt_new(PB_SERVER_ADAM, FUZZ_DIM, 0.1, 0.9, &opt,
                                      &eb) == FL_OK);
     (void) atexit(free_opt);
-    base_fd = fuzz_lowest_free_fd();
     return 0;
 }
 
@@ -89,6 +86,8 @@ load(const uint8_t *data, size_t size)
     fl_errbuf_t eb = {{0}};
     fl_err_t err;
 
+    int fd0 = fuzz_lowest_free_fd();
+
     fuzz_file_write(data, size);
     coord_budget_init(&budget, DP_ACCOUNTANT_RDP);
     memset(&ck, 0, sizeof ck);
@@ -104,7 +103,7 @@ load(const uint8_t *data, size_t size)
         check_loaded(&ck);
     coord_budget_cleanup(&budget);
     (void) unlink(fuzz_file_path);
-    FUZZ_ASSERT(fuzz_lowest_free_fd() == base_fd);
+    FUZZ_ASSERT(fuzz_lowest_free_fd() == fd0);
 }
 
 int

@@ -28,15 +28,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const node_feature_spec_t features[] = {
     {"age", 50.0, 10.0}, {"x1", 0.0, 1.0}, {"x2", 1.0, 2.0}};
 
-static int base_fd = -1;
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void) argc;
     (void) argv;
     fuzz_file_init("csv", "csv");
-    base_fd = fuzz_lowest_free_fd();
     return 0;
 }
 
@@ -109,6 +106,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int grouped = 1;
     fl_err_t err;
 
+    int fd0 = fuzz_lowest_free_fd();
+
     fuzz_file_write(data, size);
     memset(&spec, 0, sizeof spec);
     spec.features = features;
@@ -137,6 +136,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         node_dataset_destroy(&ds);
         FUZZ_ASSERT(ds == NULL);
     }
-    FUZZ_ASSERT(fuzz_lowest_free_fd() == base_fd);
+    FUZZ_ASSERT(fuzz_lowest_free_fd() == fd0);
     return 0;
 }

@@ -71,9 +71,10 @@ fuzz_file_write(const uint8_t *data, size_t size)
 }
 
 /*
- * The lowest free descriptor: taken before and after an iteration, a
- * different value means the code under test left a descriptor open (or
- * closed one it did not own).
+ * The lowest free descriptor: taken before and after the code under test
+ * within one iteration (libFuzzer itself opens descriptors between
+ * iterations, e.g. pipes to the symbolizer), a different value means the
+ * code left a descriptor open (or closed one it did not own).
  */
 static inline int
 fuzz_lowest_free_fd(void)

@@ -24,15 +24,12 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int base_fd = -1;
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void) argc;
     (void) argv;
     fuzz_file_init("ledger", "ledger");
-    base_fd = fuzz_lowest_free_fd();
     return 0;
 }
 
@@ -130,6 +127,8 @@ replay(const uint8_t *data, size_t size)
     struct stat st;
     fl_err_t err;
 
+    int fd0 = fuzz_lowest_free_fd();
+
     fuzz_file_write(data, size);
     err = dp_ledger_open(fuzz_file_path, &l, &eb);
     if (err != FL_OK) {
@@ -144,7 +143,7 @@ replay(const uint8_t *data, size_t size)
         FUZZ_ASSERT(l == NULL);
     }
     (void) unlink(fuzz_file_path);
-    FUZZ_ASSERT(fuzz_lowest_free_fd() == base_fd);
+    FUZZ_ASSERT(fuzz_lowest_free_fd() == fd0);
 }
 
 int
