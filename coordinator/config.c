@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/chan_config.h"
+
 #define PATH_MAX_LEN 190
 
 static fl_err_t
@@ -80,18 +82,7 @@ coord_config_load(const char *path, coord_config_t *cfg, fl_config_t **keep,
         (err = fl_config_int(ini, "coordinator", "quorum_wait_s",
                              FL_CFG_OPTIONAL, 600, 1, 86400 * 7, &wait, eb)) !=
             FL_OK ||
-        (err = fl_config_string(ini, "tls", "ca", FL_CFG_REQUIRED, NULL,
-                                PATH_MAX_LEN, &cfg->tls.ca_file, eb)) !=
-            FL_OK ||
-        (err = fl_config_string(ini, "tls", "crl", FL_CFG_REQUIRED, NULL,
-                                PATH_MAX_LEN, &cfg->tls.crl_file, eb)) !=
-            FL_OK ||
-        (err = fl_config_string(ini, "tls", "cert", FL_CFG_REQUIRED, NULL,
-                                PATH_MAX_LEN, &cfg->tls.cert_file, eb)) !=
-            FL_OK ||
-        (err = fl_config_string(ini, "tls", "key", FL_CFG_REQUIRED, NULL,
-                                PATH_MAX_LEN, &cfg->tls.key_file, eb)) !=
-            FL_OK ||
+        (err = chan_tls_files_load(ini, &cfg->tls, eb)) != FL_OK ||
         (err = fl_config_string(ini, "audit", "key", FL_CFG_OPTIONAL, NULL,
                                 PATH_MAX_LEN, &cfg->audit_key, eb)) != FL_OK ||
         (err = load_allow(ini, cfg, eb)) != FL_OK ||

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "proto/chan_config.h"
+
 #define PATH_MAX_LEN 190
 
 static fl_err_t
@@ -49,18 +51,7 @@ load_paths(fl_config_t *ini, node_config_t *cfg, fl_errbuf_t *eb)
                                 PATH_MAX_LEN, &cfg->state_dir, eb)) != FL_OK ||
         (err = fl_config_string(ini, "node", "log_level", FL_CFG_OPTIONAL,
                                 "info", 8, &cfg->log_level, eb)) != FL_OK ||
-        (err = fl_config_string(ini, "tls", "ca", FL_CFG_REQUIRED, NULL,
-                                PATH_MAX_LEN, &cfg->tls.ca_file, eb)) !=
-            FL_OK ||
-        (err = fl_config_string(ini, "tls", "crl", FL_CFG_REQUIRED, NULL,
-                                PATH_MAX_LEN, &cfg->tls.crl_file, eb)) !=
-            FL_OK ||
-        (err = fl_config_string(ini, "tls", "cert", FL_CFG_REQUIRED, NULL,
-                                PATH_MAX_LEN, &cfg->tls.cert_file, eb)) !=
-            FL_OK ||
-        (err = fl_config_string(ini, "tls", "key", FL_CFG_REQUIRED, NULL,
-                                PATH_MAX_LEN, &cfg->tls.key_file, eb)) !=
-            FL_OK ||
+        (err = chan_tls_files_load(ini, &cfg->tls, eb)) != FL_OK ||
         (err = fl_config_string(ini, "audit", "key", FL_CFG_OPTIONAL, NULL,
                                 PATH_MAX_LEN, &cfg->audit_key, eb)) != FL_OK)
         return err;

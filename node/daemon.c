@@ -150,39 +150,20 @@ split_records(node_daemon_t *d, const node_dataset_t *all, const pb_job_t *job,
 static fl_err_t
 load_data(node_daemon_t *d, const pb_job_t *job, fl_errbuf_t *eb)
 {
-    node_feature_spec_t *f = calloc(job->n_features, sizeof *f);
-    node_data_spec_t spec;
     node_dataset_t *all = NULL;
     fl_err_t err;
 
-    if (f == NULL)
-        return fl_fail(eb, FL_ERR_NOMEM, "features: out of memory");
-    for (size_t i = 0; i < job->n_features; i++) {
-        f[i].name = job->features[i].column;
-        f[i].centre = job->features[i].centre;
-        f[i].scale = job->features[i].scale;
-    }
-    memset(&spec, 0, sizeof spec);
-    spec.features = f;
-    spec.n_features = job->n_features;
-    spec.label = job->label;
-    spec.n_classes = job->classes;
-    spec.group = job->group[0] ? job->group : NULL;
-    spec.limits = d->cfg->limits;
     if (d->dataset != NULL) {
-        err =
-            node_dataset_n_features(d->dataset) == job->n_features
-                ? split_records(d, d->dataset, job, eb)
-                : fl_fail(eb, FL_ERR_INVALID,
-                          "records have %zu features, the job %zu",
-                          node_dataset_n_features(d->dataset), job->n_features);
-    } else {
-        err = node_dataset_load_csv(d->cfg->data, &spec, &all, eb);
-        if (err == FL_OK)
-            err = split_records(d, all, job, eb);
-        node_dataset_destroy(&all);
+        if (node_dataset_n_features(d->dataset) != job->n_features)
+            return fl_fail(
+                eb, FL_ERR_INVALID, "records have %zu features, the job %zu",
+                node_dataset_n_features(d->dataset), job->n_features);
+        return split_records(d, d->dataset, job, eb);
     }
-    free(f);
+    err = node_job_load_csv(job, d->cfg->data, &d->cfg->limits, &all, eb);
+    if (err == FL_OK)
+        err = split_records(d, all, job, eb);
+    node_dataset_destroy(&all);
     return err;
 }
 

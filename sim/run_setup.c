@@ -1,6 +1,8 @@
 /* sim/run_setup.c: the simulation's data, job, folder and configs. */
 #include "sim/run_internal.h"
 
+#include "node/job_model.h"
+
 #include <errno.h>
 #include <dirent.h>
 #include <math.h>
@@ -38,26 +40,7 @@ sim__peak_rss_kb(void)
 static fl_err_t
 load_csv(sim_ctx_t *s, const pb_job_t *job, fl_errbuf_t *eb)
 {
-    node_feature_spec_t *f = calloc(job->n_features, sizeof *f);
-    node_data_spec_t spec;
-    fl_err_t err;
-
-    if (f == NULL)
-        return fl_fail(eb, FL_ERR_NOMEM, "features: out of memory");
-    for (size_t i = 0; i < job->n_features; i++) {
-        f[i].name = job->features[i].column;
-        f[i].centre = job->features[i].centre;
-        f[i].scale = job->features[i].scale;
-    }
-    memset(&spec, 0, sizeof spec);
-    spec.features = f;
-    spec.n_features = job->n_features;
-    spec.label = job->label;
-    spec.n_classes = job->classes;
-    spec.group = job->group[0] ? job->group : NULL;
-    err = node_dataset_load_csv(s->o->data_path, &spec, &s->all, eb);
-    free(f);
-    return err;
+    return node_job_load_csv(job, s->o->data_path, NULL, &s->all, eb);
 }
 
 /* Rows a node needs so that its split leaves both parts non-empty (what
