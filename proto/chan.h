@@ -232,6 +232,18 @@ fl_err_t chan_server_send(chan_server_t *srv, const char *site_id,
                           const uint8_t *buf, size_t len, unsigned flags,
                           fl_errbuf_t *eb) FL_WUR;
 
+/*
+ * As chan_server_send(), but takes ownership of buf (from malloc(), e.g. a
+ * buffer chan_server_recv() returned) instead of copying it: the channel
+ * keeps it for retransmission or frees it, on every return including
+ * errors; the caller must not use buf afterwards. Saves one copy of the
+ * message (the one worth saving for big ones). FL_ERR_INVALID if buf is
+ * NULL; otherwise the same codes as chan_server_send().
+ */
+fl_err_t chan_server_send_owned(chan_server_t *srv, const char *site_id,
+                                uint8_t *buf, size_t len, unsigned flags,
+                                fl_errbuf_t *eb) FL_WUR;
+
 /* Stops keeping request msg_id sent to site_id. FL_OK or FL_ERR_NOT_FOUND. */
 fl_err_t chan_server_ack(chan_server_t *srv, const char *site_id,
                          uint64_t msg_id) FL_WUR;
@@ -287,6 +299,15 @@ fl_err_t chan_client_recv(chan_client_t *cli, uint8_t **buf,
  */
 fl_err_t chan_client_send(chan_client_t *cli, const uint8_t *buf, size_t len,
                           unsigned flags, fl_errbuf_t *eb) FL_WUR;
+
+/*
+ * As chan_client_send(), but takes ownership of buf (from malloc()): kept
+ * for retransmission or freed by the channel on every return including
+ * errors; the caller must not use buf afterwards. Saves one copy of the
+ * message. FL_ERR_INVALID if buf is NULL; otherwise as chan_client_send().
+ */
+fl_err_t chan_client_send_owned(chan_client_t *cli, uint8_t *buf, size_t len,
+                                unsigned flags, fl_errbuf_t *eb) FL_WUR;
 
 /* Stops keeping msg_id. FL_OK or FL_ERR_NOT_FOUND. */
 fl_err_t chan_client_ack(chan_client_t *cli, uint64_t msg_id) FL_WUR;

@@ -411,52 +411,77 @@ cache_reply(chan_client_t *c, chan__msg_t *m)
     return FL_OK;
 }
 
-fl_err_t
-chan_client_send(chan_client_t *cli, const uint8_t *buf, size_t len,
-                 unsigned flags, fl_errbuf_t *eb)
+/* Shared by the copying and the owning send: own is buf when the caller
+ * handed it over (freed here unless kept), NULL when buf is borrowed. */
+static fl_err_t
+client_send(chan_client_t *cli, const uint8_t *buf, uint8_t *own, size_t len,
+            unsigned flags, fl_errbuf_t *eb)
 {
     uint64_t id = 0, re = 0;
     bool ready = cli->state == C_READY;
     chan__msg_t *m;
+    fl_err_t rc = FL_OK;
 
     if (len == 0 || len > cli->max_msg) {
-        return fl_fail(eb, FL_ERR_LIMIT,
-                       "channel: message of %zu bytes "
-                       "(limit %zu)",
-                       len, cli->max_msg);
+        rc = fl_fail(eb, FL_ERR_LIMIT,
+                     "channel: message of %zu bytes (limit %zu)", len,
+                     cli->max_msg);
+        goto out;
     }
     if (cli->msgid(buf, len, &id, &re) != FL_OK || id == 0) {
-        return fl_fail(eb, FL_ERR_PARSE, "channel: message has no valid id");
+        rc = fl_fail(eb, FL_ERR_PARSE, "channel: message has no valid id");
+        goto out;
     }
     if (re == 0 && (flags & CHAN_SEND_NO_REPLY)) {
         if (!ready || send_now(cli, buf, len) != FL_OK) {
-            return fl_fail(eb, FL_ERR_CLOSED, "channel: no ready session");
+            rc = fl_fail(eb, FL_ERR_CLOSED, "channel: no ready session");
         }
-        return FL_OK;
+        goto out;
     }
-    m = chan__msg_new(buf, len, true);
+    if (re == 0 &&
+        cli->outbox.bytes + cli->replies.bytes + len > cli->max_outbox) {
+        rc = fl_fail(eb, FL_ERR_LIMIT, "channel: outbox full (%zu bytes)",
+                     cli->max_outbox);
+        goto out;
+    }
+    m = chan__msg_new(own != NULL ? own : buf, len, own == NULL);
     if (m == NULL) {
-        return fl_fail(eb, FL_ERR_NOMEM, "channel: out of memory");
+        rc = fl_fail(eb, FL_ERR_NOMEM, "channel: out of memory");
+        goto out;
     }
+    own = NULL; /* m holds it now */
     m->id = id;
     m->reply_to = re;
     m->sent_ms = fl_clock_mono_ms();
-    if (re != 0) {
-        if (cache_reply(cli, m) != FL_OK) {
-            chan__msg_free(m);
-            m = NULL;
-        }
-    } else if (cli->outbox.bytes + cli->replies.bytes + len > cli->max_outbox) {
-        chan__msg_free(m);
-        return fl_fail(eb, FL_ERR_LIMIT, "channel: outbox full (%zu bytes)",
-                       cli->max_outbox);
-    } else {
-        chan__fifo_push(&cli->outbox, m);
-    }
     if (ready) {
-        (void) send_now(cli, buf, len);
+        /* A failed send ends the session; m is kept for the next one. */
+        (void) send_now(cli, m->buf, len);
     }
-    return FL_OK;
+    if (re == 0) {
+        chan__fifo_push(&cli->outbox, m);
+    } else if (cache_reply(cli, m) != FL_OK) {
+        chan__msg_free(m); /* too big to cache: sent once */
+    }
+out:
+    free(own);
+    return rc;
+}
+
+fl_err_t
+chan_client_send(chan_client_t *cli, const uint8_t *buf, size_t len,
+                 unsigned flags, fl_errbuf_t *eb)
+{
+    return client_send(cli, buf, NULL, len, flags, eb);
+}
+
+fl_err_t
+chan_client_send_owned(chan_client_t *cli, uint8_t *buf, size_t len,
+                       unsigned flags, fl_errbuf_t *eb)
+{
+    if (buf == NULL) {
+        return fl_fail(eb, FL_ERR_INVALID, "channel: NULL message");
+    }
+    return client_send(cli, buf, buf, len, flags, eb);
 }
 
 fl_err_t

@@ -620,60 +620,87 @@ retain(chan_server_t *srv, peer_t *p, chan__msg_t *m, bool reply)
     return FL_OK;
 }
 
-fl_err_t
-chan_server_send(chan_server_t *srv, const char *site_id, const uint8_t *buf,
-                 size_t len, unsigned flags, fl_errbuf_t *eb)
+/* Shared by the copying and the owning send: own is buf when the caller
+ * handed it over (freed here unless kept), NULL when buf is borrowed. */
+static fl_err_t
+server_send(chan_server_t *srv, const char *site_id, const uint8_t *buf,
+            uint8_t *own, size_t len, unsigned flags, fl_errbuf_t *eb)
 {
     peer_t *p = find_peer(srv, site_id);
     sess_t *s = p ? p->live : NULL;
     bool live = s != NULL && s->state == S_LIVE;
     uint64_t id = 0, re = 0;
     chan__msg_t *m;
-    fl_err_t rc;
+    fl_err_t rc = FL_OK;
 
     if (p == NULL) {
-        return fl_fail(eb, FL_ERR_NOT_FOUND,
-                       "channel: site '%s' is not on the allow-list", site_id);
+        rc = fl_fail(eb, FL_ERR_NOT_FOUND,
+                     "channel: site '%s' is not on the allow-list", site_id);
+        goto out;
     }
     if (len == 0 || len > srv->max_msg) {
-        return fl_fail(eb, FL_ERR_LIMIT, "channel: message of %zu bytes", len);
+        rc = fl_fail(eb, FL_ERR_LIMIT, "channel: message of %zu bytes", len);
+        goto out;
     }
     if (srv->msgid(buf, len, &id, &re) != FL_OK || id == 0) {
-        return fl_fail(eb, FL_ERR_PARSE, "channel: message has no valid id");
+        rc = fl_fail(eb, FL_ERR_PARSE, "channel: message has no valid id");
+        goto out;
     }
     if (re == 0 && (flags & CHAN_SEND_NO_REPLY)) {
         if (!live) {
-            return fl_fail(eb, FL_ERR_CLOSED,
-                           "channel: no live session of '%s'", site_id);
+            rc = fl_fail(eb, FL_ERR_CLOSED, "channel: no live session of '%s'",
+                         site_id);
+        } else if (live_write(srv, s, buf, len) != FL_OK) {
+            rc = fl_fail(eb, FL_ERR_CLOSED, "channel: send to '%s' failed",
+                         site_id);
         }
-        rc = live_write(srv, s, buf, len);
-        return rc == FL_OK ? FL_OK
-                           : fl_fail(eb, FL_ERR_CLOSED,
-                                     "channel: send to '%s' failed", site_id);
+        goto out;
     }
-    m = chan__msg_new(buf, len, true);
+    m = chan__msg_new(own != NULL ? own : buf, len, own == NULL);
     if (m == NULL) {
-        return fl_fail(eb, FL_ERR_NOMEM, "channel: out of memory");
+        rc = fl_fail(eb, FL_ERR_NOMEM, "channel: out of memory");
+        goto out;
     }
+    own = NULL; /* m holds it now */
     m->id = id;
     m->reply_to = re;
     m->sent_ms = fl_clock_mono_ms();
     rc = retain(srv, p, m, re != 0);
     if (rc != FL_OK) {
-        chan__msg_free(m);
         if (re != 0 && live) { /* too big to cache: send it once */
-            (void) live_write(srv, s, buf, len);
-            return FL_OK;
+            (void) live_write(srv, s, m->buf, len);
+            rc = FL_OK;
+        } else {
+            rc = fl_fail(eb, rc,
+                         "channel: retained messages of '%s' exceed %zu bytes",
+                         site_id, srv->max_retained);
         }
-        return fl_fail(eb, rc,
-                       "channel: retained messages of '%s' exceed "
-                       "%zu bytes",
-                       site_id, srv->max_retained);
+        chan__msg_free(m);
+        goto out;
     }
     if (live) {
-        (void) live_write(srv, s, buf, len);
+        (void) live_write(srv, s, m->buf, len);
     }
-    return FL_OK;
+out:
+    free(own);
+    return rc;
+}
+
+fl_err_t
+chan_server_send(chan_server_t *srv, const char *site_id, const uint8_t *buf,
+                 size_t len, unsigned flags, fl_errbuf_t *eb)
+{
+    return server_send(srv, site_id, buf, NULL, len, flags, eb);
+}
+
+fl_err_t
+chan_server_send_owned(chan_server_t *srv, const char *site_id, uint8_t *buf,
+                       size_t len, unsigned flags, fl_errbuf_t *eb)
+{
+    if (buf == NULL) {
+        return fl_fail(eb, FL_ERR_INVALID, "channel: NULL message");
+    }
+    return server_send(srv, site_id, buf, buf, len, flags, eb);
 }
 
 fl_err_t

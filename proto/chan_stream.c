@@ -10,6 +10,12 @@
  * than CHAN_MAX_TLS_FRAME bytes of whole TLS records. Received messages are
  * decrypted straight into a buffer of their announced length, which is
  * checked against the maximum before anything is allocated.
+ *
+ * Big frames are written into buffers of CHAN_MAX_TLS_FRAME bytes taken
+ * from a small process-wide pool; ZeroMQ hands each back (from its I/O
+ * thread) once the frame is on the wire. Reusing them saves a fresh
+ * allocation, and its page faults, for every megabyte sent. The pool
+ * keeps at most POOL_MAX idle buffers.
  */
 #include "proto/chan_internal.h"
 
@@ -28,8 +34,51 @@
  * buffer is kept; larger ones are handed to ZeroMQ as they are. */
 #define HANDOFF_MIN ((size_t) 64 << 10)
 
+/* Idle frame buffers kept for reuse (process-wide, each
+ * CHAN_MAX_TLS_FRAME bytes): 16 MiB at most. */
+#define POOL_MAX 16u
+
 static BIO_METHOD *g_in_meth, *g_out_meth;
 static pthread_once_t g_meth_once = PTHREAD_ONCE_INIT;
+
+static pthread_mutex_t g_pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t *g_pool[POOL_MAX];
+static size_t g_pool_n;
+
+/* A frame buffer of CHAN_MAX_TLS_FRAME bytes (from the pool if one is
+ * idle), or NULL. */
+static uint8_t *
+pool_get(void)
+{
+    uint8_t *b = NULL;
+
+    if (pthread_mutex_lock(&g_pool_mu) == 0) {
+        if (g_pool_n > 0) {
+            b = g_pool[--g_pool_n];
+        }
+        (void) pthread_mutex_unlock(&g_pool_mu);
+    }
+    return b != NULL ? b : malloc(CHAN_MAX_TLS_FRAME);
+}
+
+/* Returns a frame buffer; ZeroMQ calls it from its I/O thread. Buffers
+ * hold only ciphertext, so they are not wiped. */
+static void
+pool_put(void *data, void *hint)
+{
+    (void) hint;
+    if (data == NULL) {
+        return;
+    }
+    if (pthread_mutex_lock(&g_pool_mu) == 0) {
+        if (g_pool_n < POOL_MAX) {
+            g_pool[g_pool_n++] = data;
+            data = NULL;
+        }
+        (void) pthread_mutex_unlock(&g_pool_mu);
+    }
+    free(data);
+}
 
 static int
 in_read(BIO *b, char *out, int outl)
@@ -211,13 +260,6 @@ settle(chan__stream_t *st)
     return FL_OK;
 }
 
-static void
-free_frame(void *data, void *hint)
-{
-    (void) hint;
-    free(data);
-}
-
 /* Moves what OpenSSL wrote into frames of at most CHAN_MAX_TLS_FRAME. */
 static fl_err_t
 emit_pending(chan__stream_t *st, uint8_t type, chan__emit_fn emit, void *arg)
@@ -226,9 +268,10 @@ emit_pending(chan__stream_t *st, uint8_t type, chan__emit_fn emit, void *arg)
     size_t off = 0;
     fl_err_t rc = FL_OK;
 
-    if (o->len >= HANDOFF_MIN && o->len <= CHAN_MAX_TLS_FRAME) {
+    if (o->len >= HANDOFF_MIN && o->cap == CHAN_MAX_TLS_FRAME) {
+        /* A pool buffer (see reserve): ZeroMQ gives it back when sent. */
         zmq_msg_t m;
-        if (zmq_msg_init_data(&m, o->buf, o->len, free_frame, NULL) != 0) {
+        if (zmq_msg_init_data(&m, o->buf, o->len, pool_put, NULL) != 0) {
             return FL_ERR_NOMEM;
         }
         o->buf = NULL;
@@ -250,7 +293,11 @@ emit_pending(chan__stream_t *st, uint8_t type, chan__emit_fn emit, void *arg)
         rc = emit(arg, type, &m);
     }
     o->len = 0;
-    if (o->cap > HANDOFF_MIN) { /* do not keep a big buffer per session */
+    if (o->cap == CHAN_MAX_TLS_FRAME) {
+        pool_put(o->buf, NULL);
+        o->buf = NULL;
+        o->cap = 0;
+    } else if (o->cap > HANDOFF_MIN) { /* no big buffer kept per session */
         free(o->buf);
         o->buf = NULL;
         o->cap = 0;
@@ -258,21 +305,28 @@ emit_pending(chan__stream_t *st, uint8_t type, chan__emit_fn emit, void *arg)
     return rc;
 }
 
-/* Makes room for about n bytes of records before a big SSL_write. */
+/* Before a big SSL_write (n bytes of records at most, n <= one frame):
+ * a pool buffer of one frame holding what is pending. */
 static void
 reserve(chan__stream_t *st, size_t n)
 {
     chan__outbuf_t *o = &st->out;
     uint8_t *nb;
 
-    if (o->cap >= o->len + n) {
+    if (n < HANDOFF_MIN || o->cap >= o->len + n ||
+        o->len + n > CHAN_MAX_TLS_FRAME) {
         return;
     }
-    nb = realloc(o->buf, o->len + n);
-    if (nb != NULL) {
-        o->buf = nb;
-        o->cap = o->len + n;
+    nb = pool_get();
+    if (nb == NULL) {
+        return; /* out_write grows the buffer instead */
     }
+    if (o->len > 0) {
+        memcpy(nb, o->buf, o->len);
+    }
+    free(o->buf);
+    o->buf = nb;
+    o->cap = CHAN_MAX_TLS_FRAME;
 }
 
 /* After a failed SSL call: the reason, and the fatal alert if any. */
@@ -322,7 +376,8 @@ read_some(chan__stream_t *st, uint8_t *dst, size_t want, size_t *got,
     if (want > INT_MAX) {
         want = INT_MAX;
     }
-    ERR_clear_error();
+    /* The error queue was cleared by chan__stream_read; a successful
+     * SSL_read leaves it empty. */
     r = SSL_read(st->ssl, dst, (int) want);
     if (r > 0) {
         *got = (size_t) r;
@@ -370,6 +425,7 @@ chan__stream_read(chan__stream_t *st, chan__deliver_fn deliver, void *darg,
     fl_err_t rc = FL_OK;
     size_t got = 0;
 
+    ERR_clear_error(); /* once: SSL_get_error needs an empty queue */
     for (;;) {
         if (st->msg == NULL) {
             rc = read_some(st, st->lenbuf + st->len_have, 4 - st->len_have,
@@ -405,10 +461,10 @@ chan__stream_read(chan__stream_t *st, chan__deliver_fn deliver, void *darg,
     return rc == FL_ERR_AGAIN ? settle(st) : rc;
 }
 
+/* The error queue is cleared once by chan__stream_write. */
 static fl_err_t
 write_all(chan__stream_t *st, const uint8_t *buf, size_t len)
 {
-    ERR_clear_error();
     if (SSL_write(st->ssl, buf, (int) len) != (int) len) {
         ERR_clear_error();
         return FL_ERR_CRYPTO;
@@ -431,6 +487,7 @@ chan__stream_write(chan__stream_t *st, const uint8_t *buf, size_t len,
     hdr[1] = (uint8_t) (len >> 16);
     hdr[2] = (uint8_t) (len >> 8);
     hdr[3] = (uint8_t) len;
+    ERR_clear_error();
     rc = write_all(st, hdr, sizeof(hdr));
     while (rc == FL_OK && off < len) {
         size_t n = len - off < PIECE ? len - off : PIECE;

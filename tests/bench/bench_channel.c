@@ -13,7 +13,14 @@
  *   {"size": BYTES, "tls_mb_per_s": X, "plain_mb_per_s": Y, "ratio": X/Y}
  *   {"handshake_ms_median": M, "handshake_ms_p95": P}
  *
- * Usage: bench_channel [--count N] [--handshakes M]
+ * The node and the coordinator use the owning sends (chan_*_send_owned):
+ * each echo received is handed back as the next message, as an
+ * application passes on a buffer it built. --copy uses the copying sends.
+ *
+ * --cpu also prints, on stderr, the process CPU time (all threads) per MB
+ * for each side: less sensitive to other load than the wall-clock rates.
+ *
+ * Usage: bench_channel [--count N] [--handshakes M] [--copy] [--cpu]
  * Needs the openssl CLI and deploy/dpfl-pki (found through DPFL_SOURCE_DIR
  * or the current directory) to make a throwaway PKI.
  */
@@ -22,14 +29,20 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <zmq.h>
 
 static char g_dir[64];
 static atomic_int g_stop;
+/* --copy: the copying sends (chan_*_send) instead of the owning ones. */
+static bool g_copy;
+/* --cpu: CPU time per MB on stderr too. */
+static bool g_cpu;
 
 static void
 put64(uint8_t *p, uint64_t v)
@@ -127,12 +140,18 @@ tls_server(void *arg)
             }
         }
         while (chan_server_recv(srv, site, &buf, &len) == FL_OK) {
+            fl_err_t rc;
             put64(buf + 8, get64(buf));
             put64(buf, ++next);
-            if (chan_server_send(srv, site, buf, len, 0, &eb) != FL_OK) {
+            if (g_copy) {
+                rc = chan_server_send(srv, site, buf, len, 0, &eb);
+                free(buf);
+            } else { /* the received buffer goes back without a copy */
+                rc = chan_server_send_owned(srv, site, buf, len, 0, &eb);
+            }
+            if (rc != FL_OK) {
                 fprintf(stderr, "echo: %s\n", eb.msg);
             }
-            free(buf);
         }
     }
     return NULL;
@@ -157,37 +176,65 @@ wait_ready(chan_client_t *cli)
     return chan_client_is_ready(cli) ? 0 : -1;
 }
 
+/* Echoes count messages of size bytes. With the owning send, the node
+ * hands each echo it received back as the next message (no copy in or
+ * out); with --copy it sends msg (copied by the channel) and frees each
+ * echo. */
 static double
 tls_echo(chan_client_t *cli, uint8_t *msg, size_t size, int count)
 {
     fl_errbuf_t eb = {{0}};
     static uint64_t id = 1;
     int64_t t0 = fl_clock_mono_ns();
+    uint8_t *cur = NULL;
+    double rate = -1;
     int i;
 
+    if (!g_copy) {
+        cur = malloc(size);
+        if (cur == NULL) {
+            return -1;
+        }
+        memcpy(cur, msg, size);
+    }
     for (i = 0; i < count; i++) {
         uint8_t *got = NULL;
         size_t len = 0;
-        put64(msg, ++id);
-        put64(msg + 8, 0);
-        if (chan_client_send(cli, msg, size, 0, &eb) != FL_OK) {
+        fl_err_t rc;
+        uint8_t *out = g_copy ? msg : cur;
+        put64(out, ++id);
+        put64(out + 8, 0);
+        if (g_copy) {
+            rc = chan_client_send(cli, msg, size, 0, &eb);
+        } else {
+            rc = chan_client_send_owned(cli, cur, size, 0, &eb);
+            cur = NULL;
+        }
+        if (rc != FL_OK) {
             fprintf(stderr, "send: %s\n", eb.msg);
-            return -1;
+            goto out;
         }
         while (chan_client_recv(cli, &got, &len) != FL_OK) {
             if (chan_client_poll(cli, 50, &eb) != FL_OK) {
-                return -1;
+                goto out;
             }
         }
         if (len != size || get64(got + 8) != id) {
             fprintf(stderr, "bad echo\n");
             free(got);
-            return -1;
+            goto out;
         }
-        free(got);
+        if (g_copy) {
+            free(got);
+        } else {
+            cur = got;
+        }
     }
-    return (double) size * count / ((double) (fl_clock_mono_ns() - t0) / 1e9) /
+    rate = (double) size * count / ((double) (fl_clock_mono_ns() - t0) / 1e9) /
            1e6;
+out:
+    free(cur);
+    return rate;
 }
 
 /* ---- plain ZeroMQ ---- */
@@ -236,6 +283,19 @@ plain_echo(void *sock, uint8_t *msg, size_t size, int count)
     }
     return (double) size * count / ((double) (fl_clock_mono_ns() - t0) / 1e9) /
            1e6;
+}
+
+/* CPU seconds used by the process so far (all threads). */
+static double
+cpu_s(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) != 0) {
+        return 0;
+    }
+    return (double) ru.ru_utime.tv_sec + (double) ru.ru_stime.tv_sec +
+           ((double) ru.ru_utime.tv_usec + (double) ru.ru_stime.tv_usec) / 1e6;
 }
 
 static int
@@ -308,16 +368,31 @@ run(int count, int handshakes)
     }
     for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         int n = sizes[i] >= ((size_t) 10 << 20) ? count : count * 5;
-        double tls, plain;
+        double tls, plain, tls_cpu, plain_cpu;
         /* Warm-up, then TLS and plain alternately, the best of three. */
         tls_echo(cli, msg, sizes[i], 2);
         plain_echo(pdealer, msg, sizes[i], 2);
         tls = plain = 0;
+        tls_cpu = plain_cpu = 0;
         for (k = 0; k < 3; k++) {
-            double t = tls_echo(cli, msg, sizes[i], n);
-            double p = plain_echo(pdealer, msg, sizes[i], n);
+            double c0 = cpu_s(), t, p, c1, c2;
+            t = tls_echo(cli, msg, sizes[i], n);
+            c1 = cpu_s();
+            p = plain_echo(pdealer, msg, sizes[i], n);
+            c2 = cpu_s();
             tls = t > tls ? t : tls;
             plain = p > plain ? p : plain;
+            tls_cpu += c1 - c0;
+            plain_cpu += c2 - c1;
+        }
+        if (g_cpu) { /* process CPU time (all threads) per MB echoed */
+            fprintf(stderr,
+                    "size %zu: cpu ms per MB one way: tls %.3f plain %.3f "
+                    "(ratio %.3f)\n",
+                    sizes[i],
+                    tls_cpu * 1e3 / (3.0 * n * (double) sizes[i] / 1e6),
+                    plain_cpu * 1e3 / (3.0 * n * (double) sizes[i] / 1e6),
+                    tls_cpu > 0 ? plain_cpu / tls_cpu : 0.0);
         }
         printf("{\"size\": %zu, \"tls_mb_per_s\": %.1f, \"plain_mb_per_s\": "
                "%.1f, \"ratio\": %.3f}\n",
@@ -361,9 +436,13 @@ main(int argc, char **argv)
             count = (int) strtol(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--handshakes") == 0 && i + 1 < argc) {
             handshakes = (int) strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--copy") == 0) {
+            g_copy = true;
+        } else if (strcmp(argv[i], "--cpu") == 0) {
+            g_cpu = true;
         } else {
-            fprintf(stderr,
-                    "usage: bench_channel [--count N] [--handshakes M]\n");
+            fprintf(stderr, "usage: bench_channel [--count N] [--handshakes "
+                            "M] [--copy] [--cpu]\n");
             return 2;
         }
     }
