@@ -4,15 +4,19 @@
  * verifier run over logs that come from other parties.
  *
  * The input is written to one scratch file per process and read twice:
- * with the fixed public key of the seeds (fuzz_file.h; mutated inputs
- * mostly fail the signature check, which is the point: they must fail
- * cleanly) and with no key, which checks everything but the signatures and
- * so lets mutations reach the JSON, chain and order checks. Checks: errors
+ * as it is, with the fixed public key of the seeds (fuzz_file.h; mutated
+ * inputs mostly fail the signature check, which is the point: they must
+ * fail cleanly), then with every line's "prev" hash recomputed over the
+ * line before it and no key, which checks everything but the signatures,
+ * so that mutations reach the JSON, field and order checks behind the
+ * chain. Checks: errors
  * have a message and stick; entries are numbered 1, 2, ... by line, have a
  * type, an actor and an object body; the owner is known after the first
  * entry; no descriptor is left open.
  */
 #include "privacy/audit.h"
+
+#include <openssl/sha.h>
 
 #include "tests/fuzz/fuzz_file.h"
 
@@ -86,13 +90,59 @@ read_all(EVP_PKEY *key)
     FUZZ_ASSERT(r == NULL);
 }
 
+/*
+ * data with the 64 hex digits after the first "prev":" of every line but
+ * the first replaced by the SHA-256 of the line before (as rewritten).
+ */
+static uint8_t *
+fix_chain(const uint8_t *data, size_t size)
+{
+    static const char tag[] = "\"prev\":\"";
+    uint8_t *out = malloc(size + 1);
+    size_t pos = 0, prev_start = 0, prev_len = 0;
+    int first = 1;
+
+    FUZZ_ASSERT(out != NULL);
+    if (size > 0)
+        memcpy(out, data, size);
+    while (pos < size) {
+        uint8_t *nl = memchr(out + pos, '\n', size - pos);
+        size_t end = nl != NULL ? (size_t) (nl - out) : size;
+
+        if (!first) {
+            size_t t = pos;
+
+            while (t + sizeof tag - 1 + 64 <= end &&
+                   memcmp(out + t, tag, sizeof tag - 1) != 0)
+                t++;
+            if (t + sizeof tag - 1 + 64 <= end) {
+                unsigned char md[SHA256_DIGEST_LENGTH];
+                char hex[2 * SHA256_DIGEST_LENGTH + 1];
+
+                SHA256(out + prev_start, prev_len, md);
+                dp_audit_hex(md, sizeof md, hex);
+                memcpy(out + t + sizeof tag - 1, hex, 64);
+            }
+        }
+        first = 0;
+        prev_start = pos;
+        prev_len = end - pos;
+        pos = end + 1;
+    }
+    return out;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int fd0 = fuzz_lowest_free_fd();
+    uint8_t *chained;
 
     fuzz_file_write(data, size);
     read_all(pub);
+    chained = fix_chain(data, size);
+    fuzz_file_write(chained, size);
+    free(chained);
     read_all(NULL);
     (void) unlink(fuzz_file_path);
     FUZZ_ASSERT(fuzz_lowest_free_fd() == fd0);
