@@ -89,8 +89,16 @@ coord_budget_push_history(coord_site_t *site, const dp_sgm_t *m,
 {
     dp_sgm_t *last = site->n_hist ? &site->hist[site->n_hist - 1] : NULL;
 
+    if (m->steps == 0 || m->steps > DP_ACCOUNTANT_MAX_STEPS)
+        return fl_fail(eb, FL_ERR_RANGE, "%s: %llu steps in one entry",
+                       site->id, (unsigned long long) m->steps);
     if (last != NULL && last->sampling_rate == m->sampling_rate &&
         last->noise_multiplier == m->noise_multiplier) {
+        /* Both are at most DP_ACCOUNTANT_MAX_STEPS: the sum cannot wrap. */
+        if (last->steps + m->steps > DP_ACCOUNTANT_MAX_STEPS)
+            return fl_fail(
+                eb, FL_ERR_LIMIT, "%s: more than %llu steps of one mechanism",
+                site->id, (unsigned long long) DP_ACCOUNTANT_MAX_STEPS);
         last->steps += m->steps;
         return FL_OK;
     }

@@ -238,7 +238,7 @@ r_site(rbuf_t *r, coord_budget_t *b, const char *path, fl_errbuf_t *eb)
                            id);
         err = coord_budget_push_history(s, &m, eb);
         if (err != FL_OK)
-            return err;
+            return fl_fail_prefix(eb, FL_ERR_PARSE, "%s", path);
     }
     return FL_OK;
 }

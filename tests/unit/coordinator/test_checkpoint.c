@@ -83,6 +83,32 @@ test_budget_charges_and_never_decreases(void **state)
 }
 
 static void
+test_history_steps_cannot_wrap(void **state)
+{
+    coord_budget_t b;
+    coord_site_t *s = NULL;
+    dp_sgm_t half = {0.02, 1.2, DP_ACCOUNTANT_MAX_STEPS / 2 + 1};
+    const dp_sgm_t huge = {0.02, 1.2, UINT64_MAX};
+    fl_errbuf_t eb = {{0}};
+
+    (void) state;
+    coord_budget_init(&b, DP_ACCOUNTANT_RDP);
+    assert_int_equal(coord_budget_add_site(&b, "a", 150, 3.0, 1e-5,
+                                           DP_ACCOUNTANT_RDP, &s, &eb),
+                     FL_OK);
+    /* One entry past the accountant's limit is refused outright ... */
+    assert_int_equal(coord_budget_push_history(s, &huge, &eb), FL_ERR_RANGE);
+    /* ... and two that would merge past it (or wrap) too. */
+    assert_int_equal(coord_budget_push_history(s, &half, &eb), FL_OK);
+    assert_int_equal(coord_budget_push_history(s, &half, &eb), FL_ERR_LIMIT);
+    assert_int_equal(s->n_hist, 1);
+    assert_int_equal(s->hist[0].steps, half.steps);
+    half.steps = 0;
+    assert_int_equal(coord_budget_push_history(s, &half, &eb), FL_ERR_RANGE);
+    coord_budget_cleanup(&b);
+}
+
+static void
 test_round_trip_all_optimisers(void **state)
 {
     static const pb_server_opt_t kinds[] = {PB_SERVER_PLAIN, PB_SERVER_MOMENTUM,
@@ -192,6 +218,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_budget_charges_and_never_decreases),
+        cmocka_unit_test(test_history_steps_cannot_wrap),
         cmocka_unit_test(test_round_trip_all_optimisers),
         cmocka_unit_test(test_refuses_corruption_and_other_jobs),
     };
