@@ -153,7 +153,7 @@ fl_err_t
 coord_budget_charge(coord_budget_t *b, coord_site_t *site,
                     const dp_sgm_t *round, fl_errbuf_t *eb)
 {
-    double eps;
+    double eps = 0;
     fl_err_t err = coord_budget_epsilon_after(b, site, round, &eps, eb);
 
     if (err != FL_OK)

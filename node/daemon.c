@@ -225,7 +225,7 @@ static fl_err_t
 judge_job(node_daemon_t *d, pb_decline_reason_t *why, fl_errbuf_t *eb)
 {
     dp_sgm_t m;
-    double eps;
+    double eps = 0;
     fl_err_t err;
 
     *why = PB_DECLINE_ERROR;
