@@ -23,7 +23,8 @@ demo: build
 test: build
 	ctest --preset release
 
-# The unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The unit tests, and the quick federation scenarios, under
+# AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan -j $(JOBS)

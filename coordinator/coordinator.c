@@ -78,9 +78,9 @@ coord__send(coord_t *c, coord_peer_t *p, pb_msg_t *msg, unsigned flags,
 
     msg->msg_id = coord__next_id(c);
     err = pb_envelope_encode(msg, &buf, &len, &eb);
+    /* The channel takes the encoded buffer: no copy of the model. */
     if (err == FL_OK)
-        err = chan_server_send(c->srv, p->id, buf, len, flags, &eb);
-    free(buf);
+        err = chan_server_send_owned(c->srv, p->id, buf, len, flags, &eb);
     if (err != FL_OK)
         fl_log_warn("%s: send %s: %s", p->id, pb_type_name(msg->type),
                     fl_errbuf_str(&eb, err));

@@ -24,10 +24,10 @@ node__reply(node_daemon_t *d, pb_msg_t *msg, uint64_t in_reply_to)
     msg->msg_id = d->next_msg_id++;
     msg->in_reply_to = in_reply_to;
     err = pb_envelope_encode(msg, &buf, &len, &eb);
+    /* The channel takes the encoded buffer: no copy of the update. */
     if (err == FL_OK)
-        err = chan_client_send(d->cli, buf, len,
-                               in_reply_to ? 0 : CHAN_SEND_NO_REPLY, &eb);
-    free(buf);
+        err = chan_client_send_owned(d->cli, buf, len,
+                                     in_reply_to ? 0 : CHAN_SEND_NO_REPLY, &eb);
     if (err != FL_OK)
         fl_log_warn("send %s: %s", pb_type_name(msg->type),
                     fl_errbuf_str(&eb, err));
