@@ -241,3 +241,27 @@ fl_file_append_sync(const char *path, const void *data, size_t len,
     fl_appender_close(&a);
     return err;
 }
+
+fl_err_t
+fl_file_lock_exclusive(const char *path, int *fd, int *created, fl_errbuf_t *eb)
+{
+    struct flock fl;
+    struct stat st;
+    fl_err_t err;
+
+    *created = stat(path, &st) != 0 && errno == ENOENT;
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (*fd < 0)
+        return fl_fail(eb, FL_ERR_IO, "%s: %s", path, strerror(errno));
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(*fd, F_SETLK, &fl) == 0)
+        return FL_OK;
+    err = errno == EACCES || errno == EAGAIN
+              ? fl_fail(eb, FL_ERR_STATE, "%s: locked by another process", path)
+              : fl_fail(eb, FL_ERR_IO, "%s: lock: %s", path, strerror(errno));
+    (void) close(*fd);
+    *fd = -1;
+    return err;
+}

@@ -52,4 +52,16 @@ void fl_appender_close(fl_appender_t **a_p);
 fl_err_t fl_file_append_sync(const char *path, const void *data, size_t len,
                              fl_errbuf_t *eb) FL_WUR;
 
+/*
+ * Opens path read-write (creating it, mode 0600, when absent; *created says
+ * which) and takes an exclusive POSIX record lock on it, so that a second
+ * process gets FL_ERR_STATE ("locked by another process") instead of
+ * writing the same record file. *fd is the locked descriptor; the caller
+ * closes it to unlock. POSIX record locks drop when the process closes ANY
+ * descriptor of the file: read the file through *fd while it is locked.
+ * On error *fd is -1 (any descriptor opened is closed).
+ */
+fl_err_t fl_file_lock_exclusive(const char *path, int *fd, int *created,
+                                fl_errbuf_t *eb) FL_WUR;
+
 #endif

@@ -822,21 +822,7 @@ dp_audit_close(dp_audit_log_t **log_p)
 static fl_err_t
 lock_log(dp_audit_log_t *l, int *created, fl_errbuf_t *eb)
 {
-    struct flock fl;
-    struct stat st;
-
-    *created = stat(l->path, &st) != 0 && errno == ENOENT;
-    l->lock_fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (l->lock_fd < 0)
-        return fl_fail(eb, FL_ERR_IO, "%s: %s", l->path, strerror(errno));
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    if (fcntl(l->lock_fd, F_SETLK, &fl) != 0)
-        return fl_fail(
-            eb, errno == EACCES || errno == EAGAIN ? FL_ERR_STATE : FL_ERR_IO,
-            "%s: locked by another process (%s)", l->path, strerror(errno));
-    return FL_OK;
+    return fl_file_lock_exclusive(l->path, &l->lock_fd, created, eb);
 }
 
 /* Reads the existing log through lock_fd and takes its head. */

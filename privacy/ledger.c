@@ -410,25 +410,14 @@ replay(dp_ledger_t *l, const char *buf, size_t len, fl_errbuf_t *eb)
 static fl_err_t
 lock_file(dp_ledger_t *l, int *created, fl_errbuf_t *eb)
 {
-    struct flock fl;
-    struct stat st;
+    fl_err_t err = fl_file_lock_exclusive(l->path, &l->lock_fd, created, eb);
 
-    *created = stat(l->path, &st) != 0 && errno == ENOENT;
-    l->lock_fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (l->lock_fd < 0)
-        return fl_fail(eb, FL_ERR_IO, "%s: %s", l->path, strerror(errno));
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    if (fcntl(l->lock_fd, F_SETLK, &fl) != 0) {
-        if (errno == EACCES || errno == EAGAIN)
-            return fl_fail(eb, FL_ERR_STATE,
-                           "%s: locked by another process (is another node "
-                           "running on this dataset?)",
-                           l->path);
-        return fl_fail(eb, FL_ERR_IO, "%s: lock: %s", l->path, strerror(errno));
-    }
-    return FL_OK;
+    if (err == FL_ERR_STATE)
+        return fl_fail(eb, FL_ERR_STATE,
+                       "%s: locked by another process (is another node "
+                       "running on this dataset?)",
+                       l->path);
+    return err;
 }
 
 /*

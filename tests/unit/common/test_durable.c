@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/durable.h"
@@ -158,6 +159,40 @@ test_appender_open_error(void **state)
     assert_non_null(strstr(eb.msg, "/nonexistent/dir/log"));
 }
 
+static void
+test_exclusive_lock_refuses_another_process(void **state)
+{
+    fixture_t *f = *state;
+    fl_errbuf_t eb = {{0}};
+    int fd = -1, created = 0, status = 0;
+    pid_t pid;
+
+    assert_int_equal(fl_file_lock_exclusive(f->path, &fd, &created, &eb),
+                     FL_OK);
+    assert_true(fd >= 0);
+    assert_true(created);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* POSIX record locks are per process: the child must be refused. */
+        int cfd = 7, ccreated = 7;
+        fl_errbuf_t ceb = {{0}};
+        fl_err_t err = fl_file_lock_exclusive(f->path, &cfd, &ccreated, &ceb);
+
+        _exit(err == FL_ERR_STATE && cfd == -1 && ccreated == 0 &&
+                      strstr(ceb.msg, "locked by another process") != NULL
+                  ? 0
+                  : 1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    (void) close(fd);
+    assert_int_equal(
+        fl_file_lock_exclusive("/nonexistent/dir/x", &fd, &created, &eb),
+        FL_ERR_IO);
+    assert_int_equal(fd, -1);
+}
+
 int
 main(void)
 {
@@ -172,6 +207,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_appender_open_error, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_exclusive_lock_refuses_another_process, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
