@@ -5,7 +5,8 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config clang clang-format libclang-rt-14-dev \
 libssl-dev openssl libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
-libopenblas-dev libcmocka-dev libjansson-dev libinih-dev libfftw3-dev"
+libopenblas-dev libcmocka-dev libjansson-dev libinih-dev libfftw3-dev \
+libxml2-dev"
 
 missing=""
 for p in $PACKAGES; do
