@@ -17,6 +17,10 @@
 
 /* Builds an SSL_CTX for one side: TLS 1.3 only, mutual authentication, CRL
  * checked (the CRL must be present and current), no tickets or cache. */
+/* The verify callback's revocation check (chan_tls.c): a callback that
+ * replaces the default must call it first. */
+int chan__check_revocation(int ok, X509_STORE_CTX *xs);
+
 fl_err_t chan__ctx_new(const chan_tls_files_t *f, bool server,
                        SSL_verify_cb verify_cb, SSL_CTX **out,
                        fl_errbuf_t *eb) FL_WUR;

@@ -165,6 +165,7 @@ verify_cb(int ok, X509_STORE_CTX *xs)
     int64_t now;
     fl_err_t rc;
 
+    ok = chan__check_revocation(ok, xs);
     if (s == NULL || X509_STORE_CTX_get_error_depth(xs) != 0) {
         return ok;
     }

@@ -275,6 +275,34 @@ test_refuse_revoked(void **state)
     refused(&bc, NULL);
 }
 
+/* The node checks the coordinator's certificate against the CRL too. */
+static void
+test_node_refuses_revoked_coordinator(void **state)
+{
+    chan_server_opts_t so;
+    chan_client_opts_t co;
+    chan_server_t *srv = NULL;
+    chan_client_t *cli = NULL;
+    echo_t e = {.echo = true};
+    cev_t c = {0};
+    fl_errbuf_t eb = {{0}};
+
+    (void) state;
+    server_opts(&so, "tcp://127.0.0.1:*");
+    so.tls.cert_file = pki_file("s2/coordinator.pem");
+    so.tls.key_file = pki_file("s2/coordinator.key");
+    assert_int_equal(chan_server_new(&so, &srv, &eb), FL_OK);
+    client_opts(&co, chan_server_port(srv), "hosp-a");
+    assert_int_equal(chan_client_new(&co, &cli, &eb), FL_OK);
+    assert_false(pump_ready(srv, &e, cli, &c, 700));
+    assert_non_null(find_ev(c.ev, c.n, CHAN_EV_REFUSED, "certificate revoked"));
+    assert_non_null(find_ev(e.ev, e.n_ev, CHAN_EV_REFUSED, "revoked"));
+    assert_null(find_ev(c.ev, c.n, CHAN_EV_READY, NULL));
+    assert_null(find_ev(e.ev, e.n_ev, CHAN_EV_AUTHENTICATED, NULL));
+    chan_client_destroy(&cli);
+    chan_server_destroy(&srv);
+}
+
 static void
 test_refuse_expired(void **state)
 {
@@ -386,6 +414,7 @@ main(void)
         cmocka_unit_test(test_owned_sends),
         cmocka_unit_test(test_refuse_other_ca),
         cmocka_unit_test(test_refuse_revoked),
+        cmocka_unit_test(test_node_refuses_revoked_coordinator),
         cmocka_unit_test(test_refuse_expired),
         cmocka_unit_test(test_refuse_not_allowed),
         cmocka_unit_test(test_refuse_server_cert_as_client),

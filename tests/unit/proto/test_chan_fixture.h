@@ -75,7 +75,11 @@ pki_setup(void **state)
         "  --role client --out hosp-o/hosp-o.pem && "
         "$P sign --ca ca --csr hosp-s/hosp-s.csr --site hosp-s --role server "
         "  --dns hosp-s.test --out hosp-s/hosp-s.pem && "
-        "$P revoke --ca ca --cert hosp-r/hosp-r.pem --reason keyCompromise");
+        "$P request --site coordinator --out s2 && "
+        "$P sign --ca ca --csr s2/coordinator.csr --site coordinator "
+        "  --role server --dns coordinator.test --out s2/coordinator.pem && "
+        "$P revoke --ca ca --cert hosp-r/hosp-r.pem --reason keyCompromise && "
+        "$P revoke --ca ca --cert s2/coordinator.pem --reason keyCompromise");
 }
 
 static int
