@@ -303,6 +303,63 @@ test_node_refuses_revoked_coordinator(void **state)
     chan_server_destroy(&srv);
 }
 
+/* One handshake of site against srv; true when the session got ready. */
+static bool
+try_site(chan_server_t *srv, const char *site, const char *server_why)
+{
+    chan_client_opts_t co;
+    chan_client_t *cli = NULL;
+    echo_t e = {.echo = true};
+    cev_t c = {0};
+    fl_errbuf_t eb = {{0}};
+    bool ready;
+
+    client_opts(&co, chan_server_port(srv), site);
+    assert_int_equal(chan_client_new(&co, &cli, &eb), FL_OK);
+    ready = pump_ready(srv, &e, cli, &c, server_why == NULL ? 5000 : 700);
+    if (server_why != NULL)
+        assert_non_null(find_ev(e.ev, e.n_ev, CHAN_EV_REFUSED, server_why));
+    chan_client_destroy(&cli);
+    return ready;
+}
+
+/*
+ * A revocation reaches a running coordinator through chan_server_reload()
+ * (SIGHUP in dpfl-coordinator): until then the old CRL stays in force; a
+ * CRL that does not load leaves the files in force unchanged. Runs last:
+ * it revokes hosp-v in the fixture's CA.
+ */
+static void
+test_reload_applies_new_crl(void **state)
+{
+    chan_server_opts_t so;
+    chan_server_t *srv = NULL;
+    fl_errbuf_t eb = {{0}};
+
+    (void) state;
+    assert_int_equal(pki_sh("cp ca/crl.pem crl-live.pem"), 0);
+    server_opts(&so, "tcp://127.0.0.1:*");
+    so.tls.crl_file = pki_file("crl-live.pem");
+    assert_int_equal(chan_server_new(&so, &srv, &eb), FL_OK);
+    assert_true(try_site(srv, "hosp-v", NULL));
+    assert_int_equal(
+        pki_sh("exec >>pki.log 2>&1 && "
+               "$P revoke --ca ca --cert hosp-v/hosp-v.pem --reason "
+               "keyCompromise && cp ca/crl.pem crl-live.pem"),
+        0);
+    /* The new CRL is on disk, but the server has not re-read it. */
+    assert_true(try_site(srv, "hosp-v", NULL));
+    assert_int_equal(chan_server_reload(srv, &eb), FL_OK);
+    assert_false(try_site(srv, "hosp-v", "certificate revoked"));
+    assert_true(try_site(srv, "hosp-a", NULL));
+    /* A CRL that does not load: refused, the old one stays in force. */
+    assert_int_equal(pki_sh("echo garbage > crl-live.pem"), 0);
+    assert_int_not_equal(chan_server_reload(srv, &eb), FL_OK);
+    assert_false(try_site(srv, "hosp-v", "certificate revoked"));
+    assert_true(try_site(srv, "hosp-a", NULL));
+    chan_server_destroy(&srv);
+}
+
 static void
 test_refuse_expired(void **state)
 {
@@ -421,6 +478,7 @@ main(void)
         cmocka_unit_test(test_node_checks_coordinator_name),
         cmocka_unit_test(test_fingerprint_pinning),
         cmocka_unit_test(test_crl_fail_closed),
+        cmocka_unit_test(test_reload_applies_new_crl),
     };
 
     return cmocka_run_group_tests(tests, pki_setup, pki_teardown);

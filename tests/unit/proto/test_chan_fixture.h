@@ -58,12 +58,14 @@ pki_setup(void **state)
         "$P request --site coordinator --out s && "
         "$P sign --ca ca --csr s/coordinator.csr --site coordinator "
         "  --role server --dns coordinator.test --out s/coordinator.pem && "
-        "for n in hosp-a hosp-b hosp-r hosp-x hosp-z hosp-o hosp-s; do "
+        "for n in hosp-a hosp-b hosp-r hosp-x hosp-z hosp-o hosp-s hosp-v; do "
         "  $P request --site $n --out $n || exit 1; done && "
         "$P sign --ca ca --csr hosp-a/hosp-a.csr --site hosp-a --role client "
         "  --out hosp-a/hosp-a.pem && "
         "$P sign --ca ca --csr hosp-b/hosp-b.csr --site hosp-b --role client "
         "  --out hosp-b/hosp-b.pem && "
+        "$P sign --ca ca --csr hosp-v/hosp-v.csr --site hosp-v --role client "
+        "  --out hosp-v/hosp-v.pem && "
         "$P sign --ca ca --csr hosp-r/hosp-r.csr --site hosp-r --role client "
         "  --out hosp-r/hosp-r.pem && "
         "$P sign --ca ca --csr hosp-x/hosp-x.csr --site hosp-x --role client "
@@ -150,11 +152,9 @@ tmsg_new(uint64_t id, uint64_t re, size_t len, uint32_t seed)
 
 /* ---- options ---- */
 
-static chan_allow_t g_allow[] = {{"hosp-a", NULL},
-                                 {"hosp-b", NULL},
-                                 {"hosp-r", NULL},
-                                 {"hosp-x", NULL},
-                                 {"hosp-s", NULL}};
+static chan_allow_t g_allow[] = {{"hosp-a", NULL}, {"hosp-b", NULL},
+                                 {"hosp-r", NULL}, {"hosp-x", NULL},
+                                 {"hosp-s", NULL}, {"hosp-v", NULL}};
 
 static void
 server_opts(chan_server_opts_t *o, const char *endpoint)
