@@ -324,6 +324,40 @@ try_site(chan_server_t *srv, const char *site, const char *server_why)
 }
 
 /*
+ * Two processes sharing one certificate: a second session for an identity
+ * whose live session was active within dup_guard_ms is refused; once the
+ * first has been quiet that long, the newest session wins.
+ */
+static void
+test_shared_certificate_guard(void **state)
+{
+    chan_server_opts_t so;
+    chan_client_opts_t co;
+    chan_server_t *srv = NULL;
+    chan_client_t *first = NULL;
+    echo_t e = {.echo = true};
+    cev_t c = {0};
+    fl_errbuf_t eb = {{0}};
+
+    (void) state;
+    server_opts(&so, "tcp://127.0.0.1:*");
+    so.dup_guard_ms = 400;
+    assert_int_equal(chan_server_new(&so, &srv, &eb), FL_OK);
+    client_opts(&co, chan_server_port(srv), "hosp-a");
+    assert_int_equal(chan_client_new(&co, &first, &eb), FL_OK);
+    assert_true(pump_ready(srv, &e, first, &c, 5000));
+    assert_false(try_site(srv, "hosp-a", "already has a live session"));
+    {
+        const struct timespec quiet = {0, 600 * 1000 * 1000};
+
+        (void) nanosleep(&quiet, NULL);
+    }
+    assert_true(try_site(srv, "hosp-a", NULL));
+    chan_client_destroy(&first);
+    chan_server_destroy(&srv);
+}
+
+/*
  * A revocation reaches a running coordinator through chan_server_reload()
  * (SIGHUP in dpfl-coordinator): until then the old CRL stays in force; a
  * CRL that does not load leaves the files in force unchanged. Runs last:
@@ -478,6 +512,7 @@ main(void)
         cmocka_unit_test(test_node_checks_coordinator_name),
         cmocka_unit_test(test_fingerprint_pinning),
         cmocka_unit_test(test_crl_fail_closed),
+        cmocka_unit_test(test_shared_certificate_guard),
         cmocka_unit_test(test_reload_applies_new_crl),
     };
 
