@@ -88,6 +88,11 @@ recv_head(void *sock, bool router, chan__inmsg_t *in, zmq_msg_t *part,
         if (zmq_msg_recv(part, sock, 0) < 0) {
             return FL_ERR_IO;
         }
+        /* The routing-id frame is made by the ROUTER itself and may carry
+         * no metadata; the header frame came over the wire. */
+        if (in->peer_addr[0] == '\0') {
+            peer_addr(part, in);
+        }
     }
     return parse_header(part, &in->hdr, why, whylen);
 }
