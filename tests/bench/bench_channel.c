@@ -37,47 +37,14 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "tests/unit/proto/chan_test_msg.h"
+
 static char g_dir[64];
 static atomic_int g_stop;
 /* --copy: the copying sends (chan_*_send) instead of the owning ones. */
 static bool g_copy;
 /* --cpu: CPU time per MB on stderr too. */
 static bool g_cpu;
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-    int i;
-
-    for (i = 7; i >= 0; i--) {
-        p[i] = (uint8_t) v;
-        v >>= 8;
-    }
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    int i;
-
-    for (i = 0; i < 8; i++) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
-
-/* Messages: 8-byte id, 8-byte in_reply_to, payload. */
-static fl_err_t
-msgid(const uint8_t *buf, size_t len, uint64_t *id, uint64_t *re)
-{
-    if (len < 16 || get64(buf) == 0) {
-        return FL_ERR_PARSE;
-    }
-    *id = get64(buf);
-    *re = get64(buf + 8);
-    return FL_OK;
-}
 
 static int
 make_pki(void)
@@ -332,7 +299,7 @@ run(int count, int handshakes)
     so.tls.key_file = path("s/coordinator.key");
     so.allow = &allow;
     so.n_allow = 1;
-    so.msgid = msgid;
+    so.msgid = chan_test_msgid;
     so.max_msg_size = (size_t) 11 << 20;
     if (hs == NULL || msg == NULL || chan_server_new(&so, &srv, &eb) != FL_OK) {
         fprintf(stderr, "bench_channel: %s\n", eb.msg);
@@ -346,7 +313,7 @@ run(int count, int handshakes)
     co.tls.crl_file = path("ca/crl.pem");
     co.tls.cert_file = path("n/node.pem");
     co.tls.key_file = path("n/node.key");
-    co.msgid = msgid;
+    co.msgid = chan_test_msgid;
     co.max_msg_size = (size_t) 11 << 20;
     if (chan_client_new(&co, &cli, &eb) != FL_OK) {
         fprintf(stderr, "bench_channel: %s\n", eb.msg);

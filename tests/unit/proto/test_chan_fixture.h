@@ -8,6 +8,7 @@
 #define TEST_CHAN_FIXTURE_H
 
 #include "proto/chan.h"
+#include "tests/unit/proto/chan_test_msg.h"
 #include "common/clock.h"
 
 #include <stdio.h>
@@ -96,40 +97,6 @@ pki_teardown(void **state)
 
 /* ---- test messages ---- */
 
-static void
-put64(uint8_t *p, uint64_t v)
-{
-    int i;
-
-    for (i = 7; i >= 0; i--) {
-        p[i] = (uint8_t) v;
-        v >>= 8;
-    }
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    int i;
-
-    for (i = 0; i < 8; i++) {
-        v = (v << 8) | p[i];
-    }
-    return v;
-}
-
-static fl_err_t
-tmsg_id(const uint8_t *buf, size_t len, uint64_t *id, uint64_t *re)
-{
-    if (len < 16 || get64(buf) == 0) {
-        return FL_ERR_PARSE;
-    }
-    *id = get64(buf);
-    *re = get64(buf + 8);
-    return FL_OK;
-}
-
 /* A message of len bytes (>= 16) whose payload is a function of seed. */
 static uint8_t *
 tmsg_new(uint64_t id, uint64_t re, size_t len, uint32_t seed)
@@ -167,7 +134,7 @@ server_opts(chan_server_opts_t *o, const char *endpoint)
     o->tls.key_file = pki_file("s/coordinator.key");
     o->allow = g_allow;
     o->n_allow = sizeof(g_allow) / sizeof(g_allow[0]);
-    o->msgid = tmsg_id;
+    o->msgid = chan_test_msgid;
     o->max_msg_size = (size_t) 65 << 20;
     o->heartbeat_ms = 500;
 }
@@ -189,7 +156,7 @@ client_opts(chan_client_opts_t *o, int port, const char *site)
     o->tls.crl_file = pki_file("ca/crl.pem");
     o->tls.cert_file = cert;
     o->tls.key_file = key;
-    o->msgid = tmsg_id;
+    o->msgid = chan_test_msgid;
     o->max_msg_size = (size_t) 65 << 20;
     o->heartbeat_ms = 500;
     o->retry_min_ms = 50;
