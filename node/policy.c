@@ -3,33 +3,7 @@
 
 #include <string.h>
 
-static int
-hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int
-parse_hash(const char *s, uint8_t out[32])
-{
-    if (strlen(s) != 64)
-        return 0;
-    for (size_t i = 0; i < 32; i++) {
-        int hi = hex_value(s[2 * i]);
-        int lo = hex_value(s[2 * i + 1]);
-
-        if (hi < 0 || lo < 0)
-            return 0;
-        out[i] = (uint8_t) (hi << 4 | lo);
-    }
-    return 1;
-}
+#include "common/hex.h"
 
 static fl_err_t
 load_approved(fl_config_t *cfg, node_policy_t *p, fl_errbuf_t *eb)
@@ -46,7 +20,7 @@ load_approved(fl_config_t *cfg, node_policy_t *p, fl_errbuf_t *eb)
         if (fl_config_section_entry(cfg, "approved_jobs", i, &key, &value,
                                     &line) != FL_OK)
             return fl_fail(eb, FL_ERR_INTERNAL, "approved_jobs");
-        if (!parse_hash(value, p->approved[i]))
+        if (!fl_hex_decode(value, p->approved[i], 32, 1))
             return fl_fail(eb, FL_ERR_PARSE,
                            "%s:%d: approved_jobs.%s: not a job hash (64 hex "
                            "digits)",

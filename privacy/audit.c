@@ -25,6 +25,7 @@
 
 #include "common/clock.h"
 #include "common/durable.h"
+#include "common/hex.h"
 
 #define JSON_FLAGS (JSON_SORT_KEYS | JSON_COMPACT)
 #define SIG_LEN 64
@@ -35,38 +36,14 @@
 void
 dp_audit_hex(const unsigned char *in, size_t n, char *out)
 {
-    static const char digits[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
+    fl_hex_encode(in, n, out);
 }
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
+/* Canonical lines hold lower-case hex only. */
 int
 dp_audit_unhex(const char *hex, unsigned char *out, size_t n)
 {
-    if (strlen(hex) != 2 * n)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-
-        if (hi < 0 || lo < 0)
-            return 0;
-        out[i] = (unsigned char) (hi * 16 + lo);
-    }
-    return 1;
+    return fl_hex_decode(hex, out, n, 0);
 }
 
 static int
@@ -75,7 +52,7 @@ is_hex_len(const char *s, size_t n)
     if (strlen(s) != n)
         return 0;
     for (size_t i = 0; i < n; i++)
-        if (hexval(s[i]) < 0)
+        if (fl_hex_digit(s[i], 0) < 0)
             return 0;
     return 1;
 }

@@ -7,6 +7,8 @@
  */
 #include "proto/chan_internal.h"
 
+#include "common/hex.h"
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -96,19 +98,6 @@ chan__fpr_normalise(const char *in, char out[CHAN_FPR_HEX_LEN + 1])
     return n == CHAN_FPR_HEX_LEN ? FL_OK : FL_ERR_PARSE;
 }
 
-static void
-hex_encode(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* Finds the one urn:dpfl:site: URI among the SANs. */
 static fl_err_t
 san_site_id(X509 *cert, char id[CHAN_SITE_ID_MAX + 1], char *why, size_t whylen)
@@ -180,7 +169,7 @@ chan__cert_identity(X509 *cert, char id[CHAN_SITE_ID_MAX + 1],
         snprintf(why, whylen, "cannot hash the peer certificate");
         return FL_ERR_CRYPTO;
     }
-    hex_encode(md, mdlen, fpr);
+    fl_hex_encode(md, mdlen, fpr);
     return san_site_id(cert, id, why, whylen);
 }
 

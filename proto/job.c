@@ -10,6 +10,7 @@
 
 #include "common/config.h"
 #include "common/durable.h"
+#include "common/hex.h"
 
 static const char *const activation_names[] = {"relu", "tanh"};
 static const char *const optimizer_names[] = {"sgd", "adam"};
@@ -36,13 +37,7 @@ pb_server_opt_name(pb_server_opt_t s)
 void
 pb_hex32(const uint8_t in[32], char out[65])
 {
-    static const char digits[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < 32; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[64] = '\0';
+    fl_hex_encode(in, 32, out);
 }
 
 /* Column names: letters, digits, '_', '-', '.', 1..PB_JOB_COLUMN_MAX. */

@@ -17,6 +17,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "common/hex.h"
+
 #define VALID_S (2L * 24 * 3600)
 #define BACKDATE_S 3600L
 
@@ -145,18 +147,13 @@ write_key(const char *path, EVP_PKEY *key, fl_errbuf_t *eb)
 static void
 fingerprint(X509 *x, char out[CHAN_FPR_HEX_LEN + 1])
 {
-    static const char digits[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
 
     out[0] = '\0';
     if (X509_digest(x, EVP_sha256(), md, &n) != 1 || n != 32)
         return;
-    for (unsigned i = 0; i < n; i++) {
-        out[2 * i] = digits[md[i] >> 4];
-        out[2 * i + 1] = digits[md[i] & 15];
-    }
-    out[2 * n] = '\0';
+    fl_hex_encode(md, n, out);
 }
 
 static fl_err_t

@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "common/clock.h"
+#include "common/hex.h"
 
 /* Nodes connected at once: the channel's default cap on half-open
  * sessions is 256, and a smaller wave keeps handshakes within their
@@ -230,18 +231,13 @@ connect_nodes(sim_ctx_t *s, int64_t deadline, fl_errbuf_t *eb)
 static void
 sha256_hex(const void *data, size_t len, char out[65])
 {
-    static const char digits[] = "0123456789abcdef";
     unsigned char d[32];
     unsigned int n = 0;
 
     out[0] = '\0';
     if (EVP_Digest(data, len, d, &n, EVP_sha256(), NULL) != 1 || n != 32)
         return;
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = digits[d[i] >> 4];
-        out[2 * i + 1] = digits[d[i] & 15];
-    }
-    out[64] = '\0';
+    fl_hex_encode(d, 32, out);
 }
 
 /* Final node figures, the model hash, the risk of the most-spent node. */
