@@ -50,6 +50,11 @@
 #define CHAN_FPR_HEX_LEN 64u
 #define CHAN_REASON_MAX 256u
 #define CHAN_URI_PREFIX "urn:dpfl:site:"
+/* Messages delivered but not yet taken by the application are bounded:
+ * past this many times the largest message, the channel stops reading
+ * frames (they wait in ZeroMQ's queue, itself bounded by its high-water
+ * mark) until the application drains its inbox with chan_*_recv. */
+#define CHAN_INBOX_MSGS 4
 
 /* Frame types (header byte 1). */
 enum chan_frame_type {
@@ -160,6 +165,9 @@ typedef struct chan_stats {
     size_t sessions_live;   /* authenticated sessions now */
     size_t unauth_bytes;    /* TLS bytes buffered for half-open sessions */
     size_t retained_bytes;  /* kept and cached application bytes */
+    size_t inbox_bytes;     /* delivered, not yet taken by chan_*_recv;
+                               at most CHAN_INBOX_MSGS * max_msg_size plus
+                               one message: reading pauses past that */
     uint64_t handshakes_ok; /* completed and authorised */
     uint64_t handshakes_refused;
     uint64_t frames_bad;     /* malformed frames dropped */

@@ -356,7 +356,8 @@ chan_client_poll(chan_client_t *cli, int timeout_ms, fl_errbuf_t *eb)
                        zmq_strerror(errno));
     }
     on_monitor(cli);
-    for (i = 0; i < 4096; i++) {
+    for (i = 0; i < 4096 && cli->inbox.bytes < CHAN_INBOX_MSGS * cli->max_msg;
+         i++) {
         chan__inmsg_t in;
         char why[CHAN_REASON_MAX] = "";
         fl_err_t rc = chan__frame_recv(cli->sock, false, &in, why, sizeof(why));

@@ -343,7 +343,12 @@ deliver(void *arg, uint8_t *buf, size_t len)
         return FL_OK;
     }
     if (re != 0) {
-        chan__msg_free(chan__fifo_take(&p->kept, re, false));
+        chan__msg_t *done = chan__fifo_take(&p->kept, re, false);
+
+        if (done != NULL) {
+            srv->stats.retained_bytes -= done->len;
+        }
+        chan__msg_free(done);
     }
     if (chan__seen_has(&p->seen, id)) {
         srv->stats.dups_dropped++;
@@ -399,7 +404,8 @@ on_end(chan_server_t *srv, sess_t *s, const chan__inmsg_t *in)
                            zmq_msg_size((zmq_msg_t *) &in->tls));
     if (rc == FL_OK && s->state == S_HS) {
         (void) chan__stream_handshake(&s->st, emit, s, why, sizeof(why));
-    } else if (rc == FL_OK) {
+    } else if (rc == FL_OK && s->state != S_WELCOME) {
+        /* Before the Welcome a node may send nothing (as in on_rec). */
         rc = chan__stream_read(&s->st, deliver, s, emit, s, why, sizeof(why));
     }
     chan__evq_push(&srv->evq, ev, s->site_id, s->fpr, s->addr, "node %s: %s",
@@ -520,7 +526,9 @@ chan_server_poll(chan_server_t *srv, int timeout_ms, fl_errbuf_t *eb)
         return fl_fail(eb, FL_ERR_IO, "channel: zmq_poll: %s",
                        zmq_strerror(errno));
     }
-    for (i = 0; i < RECV_BATCH; i++) {
+    for (i = 0;
+         i < RECV_BATCH && srv->inbox.bytes < CHAN_INBOX_MSGS * srv->max_msg;
+         i++) {
         chan__inmsg_t in;
         char why[CHAN_REASON_MAX] = "";
         fl_err_t rc = chan__frame_recv(srv->sock, true, &in, why, sizeof(why));
@@ -731,6 +739,7 @@ chan_server_stats(const chan_server_t *srv, chan_stats_t *st)
 {
     *st = srv->stats;
     st->events_dropped = srv->evq.dropped;
+    st->inbox_bytes = srv->inbox.bytes;
 }
 
 int

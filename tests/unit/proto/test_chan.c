@@ -206,6 +206,72 @@ test_owned_sends(void **state)
     chan_server_destroy(&srv);
 }
 
+/* An application that does not drain its inbox: the channel stops reading
+ * (frames wait in ZeroMQ's bounded queue), and nothing is lost once it
+ * drains. */
+static void
+test_inbox_is_bounded(void **state)
+{
+    enum { N = 40, LEN = 60 * 1024 };
+    const size_t max_msg = 64 * 1024;
+    chan_server_opts_t so;
+    chan_client_opts_t co;
+    chan_server_t *srv = NULL;
+    chan_client_t *cli = NULL;
+    echo_t e = {.echo = true};
+    cev_t c = {0};
+    fl_errbuf_t eb = {{0}};
+    chan_stats_t st;
+    size_t peak = 0;
+    uint64_t next = 1;
+    int64_t end;
+
+    (void) state;
+    server_opts(&so, "tcp://127.0.0.1:*");
+    so.max_msg_size = max_msg;
+    assert_int_equal(chan_server_new(&so, &srv, &eb), FL_OK);
+    client_opts(&co, chan_server_port(srv), "hosp-a");
+    co.max_msg_size = max_msg;
+    co.max_outbox_bytes = (size_t) N * LEN;
+    assert_int_equal(chan_client_new(&co, &cli, &eb), FL_OK);
+    assert_true(pump_ready(srv, &e, cli, &c, 5000));
+    for (uint64_t id = 1000; id < 1000 + N; id++) {
+        uint8_t *m = tmsg_new(id, 0, LEN, (uint32_t) id);
+
+        assert_int_equal(chan_client_send(cli, m, LEN, CHAN_SEND_NO_REPLY, &eb),
+                         FL_OK);
+        free(m);
+    }
+    end = fl_clock_mono_ms() + 3000;
+    while (fl_clock_mono_ms() < end) {
+        assert_int_equal(chan_client_poll(cli, 0, &eb), FL_OK);
+        assert_int_equal(chan_server_poll(srv, 10, &eb), FL_OK);
+        chan_server_stats(srv, &st);
+        if (st.inbox_bytes > peak)
+            peak = st.inbox_bytes;
+    }
+    assert_true(peak >= 2 * (size_t) LEN); /* the test did fill it */
+    assert_true(peak <= CHAN_INBOX_MSGS * max_msg + max_msg);
+    end = fl_clock_mono_ms() + 10000;
+    while (next <= N && fl_clock_mono_ms() < end) {
+        char site[CHAN_SITE_ID_MAX + 1];
+        uint8_t *buf;
+        size_t len;
+
+        assert_int_equal(chan_client_poll(cli, 0, &eb), FL_OK);
+        assert_int_equal(chan_server_poll(srv, 10, &eb), FL_OK);
+        while (chan_server_recv(srv, site, &buf, &len) == FL_OK) {
+            assert_int_equal(len, LEN);
+            assert_int_equal(get64(buf), 999 + next);
+            next++;
+            free(buf);
+        }
+    }
+    assert_int_equal(next, N + 1);
+    chan_client_destroy(&cli);
+    chan_server_destroy(&srv);
+}
+
 typedef struct bad_case {
     const char *site;       /* directory and file name in the PKI */
     const char *server_why; /* substring of the server's reason */
@@ -503,6 +569,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_node),
         cmocka_unit_test(test_owned_sends),
+        cmocka_unit_test(test_inbox_is_bounded),
         cmocka_unit_test(test_refuse_other_ca),
         cmocka_unit_test(test_refuse_revoked),
         cmocka_unit_test(test_node_refuses_revoked_coordinator),
