@@ -89,6 +89,7 @@ coord_budget_push_history(coord_site_t *site, const dp_sgm_t *m,
 {
     dp_sgm_t *last = site->n_hist ? &site->hist[site->n_hist - 1] : NULL;
 
+    site->next_valid = 0; /* the history changes */
     if (m->steps == 0 || m->steps > DP_ACCOUNTANT_MAX_STEPS)
         return fl_fail(eb, FL_ERR_RANGE, "%s: %llu steps in one entry",
                        site->id, (unsigned long long) m->steps);
@@ -119,7 +120,7 @@ coord_budget_push_history(coord_site_t *site, const dp_sgm_t *m,
 }
 
 fl_err_t
-coord_budget_epsilon_after(const coord_budget_t *b, const coord_site_t *site,
+coord_budget_epsilon_after(const coord_budget_t *b, coord_site_t *site,
                            const dp_sgm_t *next, double *epsilon,
                            fl_errbuf_t *eb)
 {
@@ -129,6 +130,11 @@ coord_budget_epsilon_after(const coord_budget_t *b, const coord_site_t *site,
     size_t n = site->n_hist;
     fl_err_t err;
 
+    if (next != NULL && site->next_valid &&
+        memcmp(next, &site->next_mech, sizeof *next) == 0) {
+        *epsilon = site->next_epsilon;
+        return FL_OK;
+    }
     hist = malloc((n + 1) * sizeof *hist);
     if (hist == NULL)
         return fl_fail(eb, FL_ERR_NOMEM, "budget: out of memory");
@@ -146,6 +152,11 @@ coord_budget_epsilon_after(const coord_budget_t *b, const coord_site_t *site,
     free(hist);
     if (err == FL_OK)
         *epsilon = e.epsilon;
+    if (err == FL_OK && next != NULL) {
+        site->next_mech = *next;
+        site->next_epsilon = e.epsilon;
+        site->next_valid = 1;
+    }
     return err;
 }
 

@@ -40,6 +40,12 @@ typedef struct coord_site {
     uint32_t rounds_charged;
     double epsilon; /* mirror's epsilon after hist (0 when empty) */
     int exhausted;  /* cannot afford another round */
+    /* Cache of coord_budget_epsilon_after(site, &next_mech): the round
+     * scheduler, the receipt check and the charge ask the same question
+     * until the history changes. Not part of the checkpoint. */
+    int next_valid;
+    dp_sgm_t next_mech;
+    double next_epsilon;
 } coord_site_t;
 
 typedef struct coord_budget {
@@ -65,9 +71,9 @@ fl_err_t coord_budget_add_site(coord_budget_t *b, const char *id,
                                double delta, dp_accountant_kind_t accountant,
                                coord_site_t **out, fl_errbuf_t *eb) FL_WUR;
 
-/* The site's epsilon if it also ran `next`. */
-fl_err_t coord_budget_epsilon_after(const coord_budget_t *b,
-                                    const coord_site_t *site,
+/* The site's epsilon if it also ran `next` (NULL: as it stands). The
+ * answer for `next` is cached in the site until its history changes. */
+fl_err_t coord_budget_epsilon_after(const coord_budget_t *b, coord_site_t *site,
                                     const dp_sgm_t *next, double *epsilon,
                                     fl_errbuf_t *eb) FL_WUR;
 

@@ -118,7 +118,6 @@ calibrate(coord_t *c, fl_errbuf_t *eb)
 static fl_err_t
 open_state(coord_t *c, fl_errbuf_t *eb)
 {
-    char path[PATH_MAX];
     coord_ckpt_t ck;
     fl_err_t err;
 
@@ -143,7 +142,6 @@ open_state(coord_t *c, fl_errbuf_t *eb)
     c->rounds_done = ck.rounds_done;
     fl_log_info("resumed from %s: %u rounds done, %zu sites in the mirror",
                 c->ckpt_path, c->rounds_done, c->budget.n);
-    (void) path;
     return FL_OK;
 }
 
@@ -292,6 +290,7 @@ coord_new(const coord_opts_t *o, coord_t **out, fl_errbuf_t *eb)
         goto fail;
     }
     memcpy(c->job_bytes, o->job_bytes, o->job_len);
+    c->job_bytes[o->job_len] = '\0';
     c->job_len = o->job_len;
     if ((err = pb_job_parse(o->job_path, o->job_bytes, o->job_len, &c->job,
                             eb)) != FL_OK)
