@@ -85,6 +85,7 @@ parse_args(int argc, char **argv, args_t *a)
     a->cmd = argv[1];
     if (strcmp(a->cmd, "verify") != 0 && strcmp(a->cmd, "show") != 0)
         return usage_error("unknown command", a->cmd);
+    int seen_rel = 0, seen_abs = 0;
     for (int i = 2; i < argc; i++) {
         const char *o = argv[i];
         int has_val = i + 1 < argc;
@@ -92,6 +93,8 @@ parse_args(int argc, char **argv, args_t *a)
         if (strcmp(o, "--json") == 0) {
             a->json = 1;
         } else if (strcmp(o, "--key") == 0 && has_val) {
+            if (a->key != NULL)
+                return usage_error("option given twice", o);
             a->key = argv[++i];
         } else if (strcmp(o, "--witness") == 0 && has_val) {
             if (a->n_wfile == MAX_WITNESSES)
@@ -102,9 +105,13 @@ parse_args(int argc, char **argv, args_t *a)
                 return usage_error("too many --witness-key", NULL);
             a->wkey[a->n_wkey++] = argv[++i];
         } else if (strcmp(o, "--rel-tol") == 0 && has_val) {
+            if (seen_rel++)
+                return usage_error("option given twice", o);
             if (!parse_tol(argv[++i], &a->rel_tol))
                 return usage_error("bad --rel-tol (want [0, 1))", argv[i]);
         } else if (strcmp(o, "--abs-tol") == 0 && has_val) {
+            if (seen_abs++)
+                return usage_error("option given twice", o);
             if (!parse_tol(argv[++i], &a->abs_tol))
                 return usage_error("bad --abs-tol (want [0, 1))", argv[i]);
         } else if (o[0] == '-' && o[1] != '\0') {

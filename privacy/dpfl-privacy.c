@@ -442,6 +442,11 @@ cmd_calibrate(const cli_t *c)
     fl_errbuf_t eb = {{0}};
     fl_err_t err;
 
+    /* Calibration bisects over steps up to the accountant's own limit: a
+     * larger --steps is a usage error (exit 2), not a failed computation. */
+    if (c->steps > DP_ACCOUNTANT_MAX_STEPS) {
+        return usage_error("calibrate: --steps must be at most 10^9", NULL);
+    }
     err = dp_accountant_calibrate(&c->acc, c->q, c->steps, c->delta, c->target,
                                   &sigma, &eps, &eb);
     if (err != FL_OK) {
