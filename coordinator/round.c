@@ -9,19 +9,10 @@
 #include "common/durable.h"
 #include "common/log.h"
 #include "coordinator/checkpoint.h"
+#include "node/prng.h"
 #include "privacy/accountant.h"
 
 #define STARTUP_LOG_EVERY_MS 10000
-
-static uint64_t
-splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 static void
 end_job(coord_t *c, const char *reason)
@@ -130,15 +121,16 @@ coord__resend_round(coord_t *c, coord_peer_t *p)
 static size_t
 select_sites(coord_t *c, size_t *idx, size_t n)
 {
-    uint64_t s = c->job.seed ^ (c->round_id * 0x2545f4914f6cdd1dULL);
+    node_prng_t s;
     size_t k = (size_t) ceil(c->job.fraction * (double) n);
 
     if (k < c->job.min_nodes)
         k = c->job.min_nodes;
     if (k >= n)
         return n;
+    node__prng_seed(&s, c->job.seed ^ (c->round_id * 0x2545f4914f6cdd1dULL));
     for (size_t i = n - 1; i > 0; i--) {
-        size_t j = (size_t) (splitmix(&s) % (i + 1));
+        size_t j = (size_t) node__prng_below(&s, i + 1);
         size_t t = idx[i];
 
         idx[i] = idx[j];
