@@ -49,6 +49,16 @@ node__audit(node_daemon_t *d, const char *type, json_t *body)
     json_decref(body);
 }
 
+/* The accountant as the wire names it (NONE for a job without DP). */
+pb_accountant_t
+node__wire_accountant(const node_daemon_t *d)
+{
+    if (!d->job.dp)
+        return PB_ACCOUNTANT_NONE;
+    return d->cfg->policy.accountant == DP_ACCOUNTANT_PLD ? PB_ACCOUNTANT_PLD
+                                                          : PB_ACCOUNTANT_RDP;
+}
+
 dp_sgm_t
 node__round_mechanism(const node_daemon_t *d)
 {
@@ -100,9 +110,8 @@ drop_job(node_daemon_t *d)
     node_dataset_destroy(&d->train);
     node_dataset_destroy(&d->heldout);
     free(d->params);
-    free(d->global);
     free(d->cached_update);
-    d->params = d->global = d->cached_update = NULL;
+    d->params = d->cached_update = NULL;
     d->cached_round = 0;
     d->evals = 0;
     d->last_eval_round = 0;
@@ -192,9 +201,8 @@ set_up_training(node_daemon_t *d, fl_errbuf_t *eb)
         return err;
     d->dim = node_model_n_params(d->model);
     d->params = malloc(d->dim * sizeof *d->params);
-    d->global = malloc(d->dim * sizeof *d->global);
     d->cached_update = malloc(d->dim * sizeof *d->cached_update);
-    if (d->params == NULL || d->global == NULL || d->cached_update == NULL)
+    if (d->params == NULL || d->cached_update == NULL)
         return fl_fail(eb, FL_ERR_NOMEM, "model: out of memory");
     d->lim.model_dim = d->dim;
     d->lim.n_classes = d->job.classes;
@@ -278,10 +286,7 @@ answer_job(node_daemon_t *d, uint64_t offer_id, int accept,
         a->dataset_size = node_dataset_rows(d->train);
         a->epsilon_budget = d->job.dp ? d->cfg->policy.epsilon_max : INFINITY;
         a->delta = d->cfg->policy.delta;
-        a->accountant = !d->job.dp ? PB_ACCOUNTANT_NONE
-                        : d->cfg->policy.accountant == DP_ACCOUNTANT_PLD
-                            ? PB_ACCOUNTANT_PLD
-                            : PB_ACCOUNTANT_RDP;
+        a->accountant = node__wire_accountant(d);
     } else {
         a->reason = why;
     }

@@ -49,7 +49,6 @@ struct node_daemon {
     node_dataset_t *heldout;
     size_t dim;
     float *params;
-    float *global;
     /* evaluations answered in this job, and the last round evaluated */
     uint32_t evals;
     uint64_t last_eval_round;
@@ -68,6 +67,7 @@ void node__audit(node_daemon_t *d, const char *type, json_t *body);
 fl_err_t node__epsilon(const node_daemon_t *d, const dp_sgm_t *next,
                        double *epsilon, fl_errbuf_t *eb);
 dp_sgm_t node__round_mechanism(const node_daemon_t *d);
+pb_accountant_t node__wire_accountant(const node_daemon_t *d);
 
 /* daemon_round.c */
 void node__send_held(node_daemon_t *d);

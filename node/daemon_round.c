@@ -107,7 +107,6 @@ train(node_daemon_t *d, const pb_train_request_t *r, fl_errbuf_t *eb)
     node_train_stats_t st;
     fl_err_t err;
 
-    memcpy(d->global, r->model, d->dim * sizeof *d->global);
     memcpy(d->params, r->model, d->dim * sizeof *d->params);
     node_trainer_reset(d->trainer);
     err = node_trainer_run_steps(d->trainer, d->params, d->train, d->rng,
@@ -115,7 +114,7 @@ train(node_daemon_t *d, const pb_train_request_t *r, fl_errbuf_t *eb)
     if (err != FL_OK)
         return err;
     for (size_t i = 0; i < d->dim; i++)
-        d->cached_update[i] = d->params[i] - d->global[i];
+        d->cached_update[i] = d->params[i] - r->model[i];
     return FL_OK;
 }
 
@@ -146,10 +145,7 @@ fill_receipt(node_daemon_t *d, const dp_sgm_t *m, double eps, uint64_t seq)
     memset(rc, 0, sizeof *rc);
     rc->epsilon = d->job.dp ? eps : INFINITY;
     rc->delta = d->cfg->policy.delta;
-    rc->accountant = !d->job.dp ? PB_ACCOUNTANT_NONE
-                     : d->cfg->policy.accountant == DP_ACCOUNTANT_PLD
-                         ? PB_ACCOUNTANT_PLD
-                         : PB_ACCOUNTANT_RDP;
+    rc->accountant = node__wire_accountant(d);
     rc->mechanism.sampling_rate = m->sampling_rate;
     rc->mechanism.noise_multiplier = d->job.dp ? m->noise_multiplier : 0;
     rc->mechanism.steps = (uint32_t) m->steps;
