@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "node/blas.h"
 #include "node/daemon.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -79,6 +80,7 @@ main(int argc, char **argv)
     fl_errbuf_t eb = {{0}};
     fl_log_level_t level;
     const char *config;
+    char hint[256];
     int json, rc = parse_args(argc, argv, &config, &json);
     fl_err_t err;
 
@@ -98,6 +100,9 @@ main(int argc, char **argv)
         return 2;
     }
     fl_log_set_level(level);
+    if (node_blas_check(hint, sizeof hint)) {
+        fl_log_warn("%s", hint);
+    }
     (void) signal(SIGINT, on_signal);
     (void) signal(SIGTERM, on_signal);
     (void) signal(SIGPIPE, SIG_IGN);

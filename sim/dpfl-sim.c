@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 
 #include "common/log.h"
+#include "node/blas.h"
 #include "sim/report.h"
 #include "sim/run.h"
 
@@ -210,6 +211,7 @@ main(int argc, char **argv)
     sim_result_t *res = NULL;
     fl_log_level_t level;
     FILE *devnull = NULL;
+    char hint[256];
     args_t a;
     fl_err_t err;
 
@@ -238,6 +240,8 @@ main(int argc, char **argv)
                       (unsigned long long) a.o.seed, a.o.n_nodes,
                       a.o.transport == SIM_TRANSPORT_TCP ? "tcp loopback"
                                                          : "inproc");
+    if (node_blas_check(hint, sizeof hint))
+        (void) fprintf(stderr, "dpfl-sim: %s\n", hint);
     err = sim_run(&a.o, &res, &eb);
     if (err != FL_OK) {
         (void) fprintf(stderr, "dpfl-sim: %s\n", fl_errbuf_str(&eb, err));

@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 
 #include "common/clock.h"
+#include "node/blas.h"
 #include "node/data.h"
 #include "node/model.h"
 #include "node/trainer.h"
@@ -291,11 +292,14 @@ main(int argc, char **argv)
            "\"dp_step_ms\":%.4f,\"nondp_step_ms\":%.4f,"
            "\"noise_ms_per_step\":%.4f,\"clip_overhead\":%.4f,"
            "\"peak_rss_mb\":%.1f,\"openblas_core\":\"%s\","
-           "\"openblas_threads\":%d}\n",
+           "\"openblas_threads\":%d,\"cpu_isa\":\"%s\","
+           "\"openblas_core_lags_cpu\":%s}\n",
            shape, batch, steps, rows, node_model_n_params(m), dp.samples_per_s,
            plain.samples_per_s, ratio, dp.step_ms, plain.step_ms, dp.noise_ms,
-           overhead, (double) ru.ru_maxrss / 1024.0, openblas_get_corename(),
-           openblas_get_num_threads());
+           overhead, (double) ru.ru_maxrss / 1024.0, node_blas_core(),
+           openblas_get_num_threads(), node_cpu_isa_name(node_cpu_isa()),
+           node_blas_core_lags(node_blas_core(), node_cpu_isa()) ? "true"
+                                                                 : "false");
     node_dataset_destroy(&ds);
     node_model_destroy(&m);
     return 0;
