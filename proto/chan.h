@@ -317,9 +317,6 @@ fl_err_t chan_client_send(chan_client_t *cli, const uint8_t *buf, size_t len,
 fl_err_t chan_client_send_owned(chan_client_t *cli, uint8_t *buf, size_t len,
                                 unsigned flags, fl_errbuf_t *eb) FL_WUR;
 
-/* Stops keeping msg_id. FL_OK or FL_ERR_NOT_FOUND. */
-fl_err_t chan_client_ack(chan_client_t *cli, uint64_t msg_id) FL_WUR;
-
 /* Whether the Welcome of the current session has arrived. */
 bool chan_client_is_ready(const chan_client_t *cli);
 

@@ -485,18 +485,6 @@ chan_client_send_owned(chan_client_t *cli, uint8_t *buf, size_t len,
     return client_send(cli, buf, buf, len, flags, eb);
 }
 
-fl_err_t
-chan_client_ack(chan_client_t *cli, uint64_t msg_id)
-{
-    chan__msg_t *m = chan__fifo_take(&cli->outbox, msg_id, false);
-
-    if (m == NULL) {
-        return FL_ERR_NOT_FOUND;
-    }
-    chan__msg_free(m);
-    return FL_OK;
-}
-
 bool
 chan_client_is_ready(const chan_client_t *cli)
 {
