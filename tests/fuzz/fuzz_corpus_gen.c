@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const char *const targets[] = {"fuzz_envelope", "fuzz_peek"};
+static const char *const targets[] = {"fuzz_peek"};
 
 static int
 write_file(const char *dir, const char *target, const char *name,

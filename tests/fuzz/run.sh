@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/fuzz/run.sh: a short libFuzzer run of every target in tests/fuzz/
-# (about 60 s in total, shared equally: 7 s each for the 8 targets), each
+# (about 60 s in total, shared equally: 8 s each for the 7 targets), each
 # from its seed corpus in tests/fuzz/corpus/<target>/. Part of .ci/run.
 #
 # Builds the `fuzz` preset (clang, ASan+UBSan+libFuzzer) in build/fuzz, or
