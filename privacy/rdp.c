@@ -9,6 +9,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define LOG_HALF (-0.69314718055994530942)
@@ -400,40 +401,29 @@ dp_rdp_sgm(double q, double sigma, double alpha)
     return out;
 }
 
+/* Validates one history entry (index j, for the message). */
 static fl_err_t
-check_history(const dp_sgm_t *hist, size_t n, fl_errbuf_t *eb)
+check_entry(const dp_sgm_t *h, size_t j, fl_errbuf_t *eb)
 {
-    if (n > DP_RDP_MAX_HISTORY) {
+    if (!(h->sampling_rate > 0.0 && h->sampling_rate <= 1.0)) {
+        return fl_fail(eb, FL_ERR_INVALID,
+                       "rdp: entry %zu: sampling rate %g not in (0, 1]", j,
+                       h->sampling_rate);
+    }
+    if (!(h->noise_multiplier > 0.0) || !isfinite(h->noise_multiplier)) {
+        return fl_fail(eb, FL_ERR_INVALID,
+                       "rdp: entry %zu: noise multiplier %g is not a "
+                       "finite positive number",
+                       j, h->noise_multiplier);
+    }
+    if (h->steps == 0) {
+        return fl_fail(eb, FL_ERR_INVALID, "rdp: entry %zu: steps is 0", j);
+    }
+    if (h->steps > DP_RDP_MAX_STEPS) {
         return fl_fail(eb, FL_ERR_LIMIT,
-                       "rdp: history of %zu entries exceeds the limit %u", n,
-                       DP_RDP_MAX_HISTORY);
-    }
-    if (n > 0 && hist == NULL) {
-        return fl_fail(eb, FL_ERR_INVALID, "rdp: history is NULL");
-    }
-    for (size_t j = 0; j < n; j++) {
-        const dp_sgm_t *h = &hist[j];
-
-        if (!(h->sampling_rate > 0.0 && h->sampling_rate <= 1.0)) {
-            return fl_fail(eb, FL_ERR_INVALID,
-                           "rdp: entry %zu: sampling rate %g not in (0, 1]", j,
-                           h->sampling_rate);
-        }
-        if (!(h->noise_multiplier > 0.0) || !isfinite(h->noise_multiplier)) {
-            return fl_fail(eb, FL_ERR_INVALID,
-                           "rdp: entry %zu: noise multiplier %g is not a "
-                           "finite positive number",
-                           j, h->noise_multiplier);
-        }
-        if (h->steps == 0) {
-            return fl_fail(eb, FL_ERR_INVALID, "rdp: entry %zu: steps is 0", j);
-        }
-        if (h->steps > DP_RDP_MAX_STEPS) {
-            return fl_fail(eb, FL_ERR_LIMIT,
-                           "rdp: entry %zu: %llu steps exceed the limit %llu",
-                           j, (unsigned long long) h->steps,
-                           (unsigned long long) DP_RDP_MAX_STEPS);
-        }
+                       "rdp: entry %zu: %llu steps exceed the limit %llu", j,
+                       (unsigned long long) h->steps,
+                       (unsigned long long) DP_RDP_MAX_STEPS);
     }
     return FL_OK;
 }
@@ -490,17 +480,154 @@ cache_get(rdp_cache_t *c, double q, double sigma, const double *orders,
     return c->rdp[slot];
 }
 
+/*
+ * A composition built one entry at a time. `closed` holds the sum over the
+ * finished runs of equal consecutive (q, sigma); the current run is
+ * (q, sigma, steps) with one-step RDP `one` (a cache slot: no other cache
+ * lookup happens while the run lasts). The total at every order is
+ * closed + steps * one: the same operations, in the same order, whether
+ * entries arrive all at once (dp_rdp_compose) or one per spend.
+ */
+struct dp_rdp_running {
+    double orders[DP_RDP_MAX_ORDERS];
+    size_t n_orders;
+    size_t n; /* entries added */
+    double q, sigma, steps;
+    const double *one;
+    double closed[DP_RDP_MAX_ORDERS];
+    rdp_cache_t cache;
+};
+
+static void
+running_reset(dp_rdp_running_t *r)
+{
+    r->n = 0;
+    r->steps = 0.0;
+    r->one = NULL;
+    memset(r->cache.used, 0, sizeof(r->cache.used));
+    r->cache.next = 0;
+    for (size_t k = 0; k < r->n_orders; k++) {
+        r->closed[k] = 0.0;
+    }
+}
+
+static void
+running_add(dp_rdp_running_t *r, const dp_sgm_t *e)
+{
+    if (r->n > 0 && e->sampling_rate == r->q &&
+        e->noise_multiplier == r->sigma) {
+        r->steps += (double) e->steps;
+        r->n++;
+        return;
+    }
+    for (size_t k = 0; r->n > 0 && k < r->n_orders; k++) {
+        r->closed[k] += r->steps * r->one[k]; /* NaN stays NaN */
+    }
+    r->q = e->sampling_rate;
+    r->sigma = e->noise_multiplier;
+    r->steps = (double) e->steps;
+    r->one = cache_get(&r->cache, r->q, r->sigma, r->orders, r->n_orders);
+    r->n++;
+}
+
+static void
+running_total(const dp_rdp_running_t *r, double *rdp)
+{
+    for (size_t k = 0; k < r->n_orders; k++) {
+        rdp[k] = r->n > 0 ? r->closed[k] + r->steps * r->one[k] : 0.0;
+    }
+}
+
+fl_err_t
+dp_rdp_running_new(const double *orders, size_t n_orders,
+                   dp_rdp_running_t **out, fl_errbuf_t *eb)
+{
+    dp_rdp_running_t *r;
+    fl_err_t err = check_orders(orders, n_orders, eb);
+
+    if (out == NULL) {
+        return fl_fail(eb, FL_ERR_INVALID, "rdp: NULL argument");
+    }
+    *out = NULL;
+    if (err != FL_OK) {
+        return err;
+    }
+    r = malloc(sizeof *r);
+    if (r == NULL) {
+        return fl_fail(eb, FL_ERR_NOMEM, "rdp: out of memory");
+    }
+    if (n_orders > 0) {
+        memcpy(r->orders, orders, n_orders * sizeof orders[0]);
+    }
+    r->n_orders = n_orders;
+    running_reset(r);
+    *out = r;
+    return FL_OK;
+}
+
+void
+dp_rdp_running_destroy(dp_rdp_running_t **r)
+{
+    if (r != NULL) {
+        free(*r);
+        *r = NULL;
+    }
+}
+
+size_t
+dp_rdp_running_count(const dp_rdp_running_t *r)
+{
+    return r->n;
+}
+
+fl_err_t
+dp_rdp_running_add(dp_rdp_running_t *r, const dp_sgm_t *e, fl_errbuf_t *eb)
+{
+    fl_err_t err;
+
+    if (r->n >= DP_RDP_MAX_HISTORY) {
+        return fl_fail(eb, FL_ERR_LIMIT,
+                       "rdp: history of %zu entries exceeds the limit %u",
+                       r->n + 1, DP_RDP_MAX_HISTORY);
+    }
+    err = check_entry(e, r->n, eb);
+    if (err == FL_OK) {
+        running_add(r, e);
+    }
+    return err;
+}
+
+fl_err_t
+dp_rdp_running_epsilon(const dp_rdp_running_t *r, double delta, double *epsilon,
+                       double *order, fl_errbuf_t *eb)
+{
+    double rdp[DP_RDP_MAX_ORDERS];
+
+    running_total(r, rdp);
+    return dp_rdp_to_epsilon(r->orders, rdp, r->n_orders, delta, epsilon, order,
+                             eb);
+}
+
 fl_err_t
 dp_rdp_compose(const dp_sgm_t *hist, size_t n, const double *orders,
                size_t n_orders, double *rdp, fl_errbuf_t *eb)
 {
+    dp_rdp_running_t r;
     fl_err_t err;
-    rdp_cache_t cache;
-    size_t j = 0;
 
-    err = check_history(hist, n, eb);
-    if (err != FL_OK) {
-        return err;
+    if (n > DP_RDP_MAX_HISTORY) {
+        return fl_fail(eb, FL_ERR_LIMIT,
+                       "rdp: history of %zu entries exceeds the limit %u", n,
+                       DP_RDP_MAX_HISTORY);
+    }
+    if (n > 0 && hist == NULL) {
+        return fl_fail(eb, FL_ERR_INVALID, "rdp: history is NULL");
+    }
+    for (size_t j = 0; j < n; j++) {
+        err = check_entry(&hist[j], j, eb);
+        if (err != FL_OK) {
+            return err;
+        }
     }
     err = check_orders(orders, n_orders, eb);
     if (err != FL_OK) {
@@ -509,28 +636,15 @@ dp_rdp_compose(const dp_sgm_t *hist, size_t n, const double *orders,
     if (n_orders > 0 && rdp == NULL) {
         return fl_fail(eb, FL_ERR_INVALID, "rdp: output array is NULL");
     }
-    memset(cache.used, 0, sizeof(cache.used));
-    cache.next = 0;
-    for (size_t k = 0; k < n_orders; k++) {
-        rdp[k] = 0.0;
+    if (n_orders > 0) {
+        memcpy(r.orders, orders, n_orders * sizeof orders[0]);
     }
-    while (j < n) {
-        const double q = hist[j].sampling_rate;
-        const double sigma = hist[j].noise_multiplier;
-        double steps = 0.0;
-        const double *one;
-
-        /* Merge the run of identical consecutive settings. */
-        while (j < n && hist[j].sampling_rate == q &&
-               hist[j].noise_multiplier == sigma) {
-            steps += (double) hist[j].steps;
-            j++;
-        }
-        one = cache_get(&cache, q, sigma, orders, n_orders);
-        for (size_t k = 0; k < n_orders; k++) {
-            rdp[k] += steps * one[k]; /* NaN stays NaN: order unusable */
-        }
+    r.n_orders = n_orders;
+    running_reset(&r);
+    for (size_t j = 0; j < n; j++) {
+        running_add(&r, &hist[j]);
     }
+    running_total(&r, rdp);
     return FL_OK;
 }
 

@@ -80,6 +80,34 @@ fl_err_t dp_rdp_compose(const dp_sgm_t *hist, size_t n, const double *orders,
                         size_t n_orders, double *rdp, fl_errbuf_t *eb) FL_WUR;
 
 /*
+ * A composition that grows one history entry at a time, for callers that
+ * need the epsilon after every entry of a growing history (the audit
+ * verifier): dp_rdp_running_add() of hist[0..n) in order, then
+ * dp_rdp_running_epsilon(), gives bit for bit what dp_rdp_compose() and
+ * dp_rdp_to_epsilon() give for hist[0..n) on the same orders
+ * (dp_rdp_compose is built on it), at the cost of one entry per call.
+ *
+ * Ownership: dp_rdp_running_new() copies the orders and returns an object
+ * (about 12 KB) the caller frees with dp_rdp_running_destroy().
+ * Returns of new: FL_OK; FL_ERR_INVALID or FL_ERR_LIMIT for the orders as
+ * dp_rdp_compose; FL_ERR_NOMEM. Returns of add: FL_OK, or the error
+ * dp_rdp_compose would give for that entry (nothing is added then).
+ */
+typedef struct dp_rdp_running dp_rdp_running_t;
+
+fl_err_t dp_rdp_running_new(const double *orders, size_t n_orders,
+                            dp_rdp_running_t **out, fl_errbuf_t *eb) FL_WUR;
+void dp_rdp_running_destroy(dp_rdp_running_t **r);
+fl_err_t dp_rdp_running_add(dp_rdp_running_t *r, const dp_sgm_t *entry,
+                            fl_errbuf_t *eb) FL_WUR;
+/* Entries added so far. */
+size_t dp_rdp_running_count(const dp_rdp_running_t *r);
+/* dp_rdp_to_epsilon() of the composition so far; same returns. */
+fl_err_t dp_rdp_running_epsilon(const dp_rdp_running_t *r, double delta,
+                                double *epsilon, double *order,
+                                fl_errbuf_t *eb) FL_WUR;
+
+/*
  * Converts RDP values (rdp[k] at orders[k]) into the smallest epsilon for
  * delta in (0, 1), see the top of this file. Orders whose RDP is NaN are
  * skipped. Sets *epsilon and *order (the optimal order; for the KL

@@ -405,6 +405,68 @@ test_invalid(void **state)
         FL_ERR_INVALID);
 }
 
+/*
+ * The running composition, one entry at a time, gives bit for bit what
+ * compose and to_epsilon give for every prefix of a history with runs,
+ * interleaved settings (more than the cache holds) and q = 1; a refused
+ * entry adds nothing.
+ */
+static void
+test_running_matches_compose(void **state)
+{
+    static const dp_sgm_t set[] = {
+        {0.01, 1.1, 50}, {0.02, 1.1, 50}, {0.01, 0.9, 7},
+        {1.0, 4.0, 1},   {0.05, 1.3, 10}, {0.003, 2.0, 1000},
+    };
+    enum { N = 300 };
+    dp_sgm_t hist[N];
+    double orders[DP_RDP_MAX_ORDERS], rdp[DP_RDP_MAX_ORDERS];
+    double eps_run, eps_all, ord_run, ord_all;
+    dp_rdp_running_t *r = NULL;
+    fl_errbuf_t eb = {{0}};
+    const dp_sgm_t bad = {0.01, -1.0, 5};
+    size_t n_orders =
+        dp_rdp_grid_orders(DP_RDP_GRID_DEFAULT, orders, DP_RDP_MAX_ORDERS);
+    uint64_t x = 12345;
+
+    (void) state;
+    assert_int_equal(dp_rdp_running_new(orders, n_orders, NULL, &eb),
+                     FL_ERR_INVALID);
+    assert_int_equal(dp_rdp_running_new(orders, n_orders, &r, &eb), FL_OK);
+    assert_int_equal(dp_rdp_running_count(r), 0);
+    for (size_t j = 0; j < N; j++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        /* Runs of 1-4 equal entries, settings drawn from six. */
+        hist[j] =
+            (j > 0 && (x >> 60) % 4 != 0) ? hist[j - 1] : set[(x >> 33) % 6];
+        assert_int_equal(dp_rdp_running_add(r, &hist[j], &eb), FL_OK);
+        assert_int_equal(dp_rdp_running_count(r), j + 1);
+        if (j % 37 != 0 && j != N - 1)
+            continue;
+        assert_int_equal(
+            dp_rdp_running_epsilon(r, 1e-5, &eps_run, &ord_run, &eb), FL_OK);
+        assert_int_equal(
+            dp_rdp_compose(hist, j + 1, orders, n_orders, rdp, &eb), FL_OK);
+        assert_int_equal(dp_rdp_to_epsilon(orders, rdp, n_orders, 1e-5,
+                                           &eps_all, &ord_all, &eb),
+                         FL_OK);
+        assert_true(eps_run == eps_all); /* exact, not within a tolerance */
+        assert_true(ord_run == ord_all);
+    }
+    assert_int_equal(dp_rdp_running_add(r, &bad, &eb), FL_ERR_INVALID);
+    assert_non_null(strstr(eb.msg, "entry 300"));
+    assert_int_equal(dp_rdp_running_count(r), N);
+    assert_int_equal(dp_rdp_running_epsilon(r, 1e-5, &eps_run, &ord_run, &eb),
+                     FL_OK);
+    assert_true(eps_run == eps_all);
+    dp_rdp_running_destroy(&r);
+    assert_null(r);
+    dp_rdp_running_destroy(&r); /* NULL is fine */
+    assert_int_equal(dp_rdp_running_new(orders, DP_RDP_MAX_ORDERS + 1, &r, &eb),
+                     FL_ERR_LIMIT);
+    assert_null(r);
+}
+
 int
 main(void)
 {
@@ -420,6 +482,7 @@ main(void)
         cmocka_unit_test(test_to_epsilon),
         cmocka_unit_test(test_epsilon_anchor),
         cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_running_matches_compose),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
