@@ -565,6 +565,221 @@ test_pld_spend_recomputed(void **state)
     (void) unlink(path);
 }
 
+/* ---- long logs: the verifier's running (incremental) RDP state -------- */
+
+#define LONG_SPENDS 2000
+
+/* Spend i of the long log: site a three times out of four (q 0.01, then
+ * 0.02 from the middle on, every 100th on the opacus grid), sites b and c
+ * the rest (b: two of them pld at a coarse interval, between rdp spends;
+ * c: alternating between the two order grids). */
+static void
+long_spend(size_t i, dp_audit_spend_t *s)
+{
+    memset(s, 0, sizeof *s);
+    s->job_hash = JOB;
+    s->round = i;
+    s->clip = 1.0;
+    s->delta = 1e-5;
+    s->accountant = "rdp";
+    s->dataset_size = -1;
+    if (i % 4 != 3) {
+        s->site = SITES[0];
+        s->sgm.sampling_rate = i < LONG_SPENDS / 2 ? 0.01 : 0.02;
+        s->sgm.noise_multiplier = 1.1;
+        s->sgm.steps = 50;
+        if (i % 100 == 50)
+            s->rdp_orders = "opacus";
+    } else if (i % 8 == 7) {
+        /* Little spent, so the best orders are above 11, where the two
+         * grids differ; every other spend on the other grid. */
+        s->site = SITES[2];
+        s->sgm.sampling_rate = 0.001;
+        s->sgm.noise_multiplier = 3.0;
+        s->sgm.steps = 1;
+        if (i % 16 == 15)
+            s->rdp_orders = "opacus";
+    } else {
+        s->site = SITES[1];
+        s->sgm.sampling_rate = 0.05;
+        s->sgm.noise_multiplier = 1.3;
+        s->sgm.steps = 10;
+        if (i == 403 || i == 1203) {
+            s->accountant = "pld";
+            s->pld_interval = 1e-2;
+        }
+    }
+}
+
+/* Writes the long log at path with epsilons eps[]; spend k (0-based, or
+ * none when k >= LONG_SPENDS) logs eps[k] * factor instead. */
+static void
+write_long(fed_t *f, const char *path, const double *eps, size_t k,
+           double factor)
+{
+    dp_audit_log_t *l = NULL;
+    fl_errbuf_t eb = {{0}};
+    dp_audit_spend_t s;
+
+    (void) unlink(path);
+    assert_int_equal(dp_audit_open(path, f->coord_key, COORD, &l, &eb), FL_OK);
+    for (size_t i = 0; i < LONG_SPENDS; i++) {
+        long_spend(i, &s);
+        s.epsilon = i == k ? eps[i] * factor : eps[i];
+        if (dp_audit_log_privacy_spent(l, &s, &eb) != FL_OK)
+            fail_msg("spend %zu: %s", i, eb.msg);
+    }
+    dp_audit_close(&l);
+}
+
+static void
+test_long_log_incremental(void **state)
+{
+    fed_t *f = *state;
+    dp_sgm_t *hist[3];
+    size_t hn[3] = {0, 0, 0}, k = LONG_SPENDS - 10; /* site a (k % 4 != 3) */
+    double *eps = calloc(LONG_SPENDS, sizeof *eps);
+    dp_audit_verify_opts_t o;
+    dp_audit_verify_report_t rep;
+    fl_errbuf_t eb = {{0}};
+    char path[160], want[200];
+
+    assert_non_null(eps);
+    for (int i = 0; i < 3; i++)
+        assert_non_null(hist[i] = calloc(LONG_SPENDS, sizeof *hist[i]));
+    /* The oracle: each epsilon from the site's whole history, as a daemon
+     * computes what it logs. */
+    for (size_t i = 0; i < LONG_SPENDS; i++) {
+        dp_audit_spend_t s;
+        int si;
+        dp_audit_accounting_t acct;
+
+        long_spend(i, &s);
+        si = s.site == SITES[0] ? 0 : s.site == SITES[1] ? 1 : 2;
+        hist[si][hn[si]++] = s.sgm;
+        acct.accountant = s.accountant;
+        acct.pld_interval = s.pld_interval;
+        acct.rdp_orders = s.rdp_orders != NULL ? s.rdp_orders : "default";
+        acct.delta = s.delta;
+        if (dp_audit_epsilon_accountant(NULL, &acct, hist[si], hn[si], &eps[i],
+                                        &eb) != FL_OK)
+            fail_msg("spend %zu: %s", i, eb.msg);
+    }
+    snprintf(path, sizeof path, "%s/long.audit.jsonl", f->dir);
+    dp_audit_verify_opts_init(&o);
+    o.epsilon = dp_audit_epsilon_accountant;
+    /* Zero tolerance: every spend's epsilon must be the whole-history one
+     * to the last bit, across q changes, grid switches and pld spends. */
+    o.rel_tol = 0.0;
+    o.abs_tol = 0.0;
+    write_long(f, path, eps, LONG_SPENDS, 1.0);
+    if (dp_audit_verify(path, f->coord_key, NULL, 0, &o, &rep, &eb) != FL_OK)
+        fail_msg("%s", eb.msg);
+    assert_int_equal(rep.spends, LONG_SPENDS);
+    assert_int_equal(rep.sites, 3);
+    assert_int_equal(rep.entries, LONG_SPENDS + 1);
+
+    /* A slightly smaller epsilon near the end of the log: 1e-5 relative,
+     * ten times the default tolerance. */
+    dp_audit_verify_opts_init(&o);
+    o.epsilon = dp_audit_epsilon_accountant;
+    write_long(f, path, eps, k, 1.0 - 1e-5);
+    assert_int_equal(
+        dp_audit_verify(path, f->coord_key, NULL, 0, &o, NULL, &eb),
+        FL_ERR_AUTH);
+    snprintf(want, sizeof want, "long.audit.jsonl:%zu (seq %zu): %s round %zu",
+             k + 2, k + 2, SITES[0], k);
+    if (strstr(eb.msg, want) == NULL)
+        fail_msg("message `%s` lacks `%s`", eb.msg, want);
+    /* The recomputed value in the message is the whole-history one. */
+    snprintf(want, sizeof want,
+             "but the rdp accountant gives %.17g for its %zu-round history",
+             eps[k], (k / 4) * 3 + k % 4 + 1);
+    if (strstr(eb.msg, want) == NULL)
+        fail_msg("message `%s` lacks `%s`", eb.msg, want);
+    (void) unlink(path);
+    for (int i = 0; i < 3; i++)
+        free(hist[i]);
+    free(eps);
+}
+
+/* An epsilon function of the caller's own is still called for every spend
+ * with the site's whole history. */
+typedef struct count_ctx {
+    size_t calls;
+    size_t max_n;
+} count_ctx_t;
+
+static fl_err_t
+counting_epsilon(void *ctx, const dp_audit_accounting_t *acct,
+                 const dp_sgm_t *hist, size_t n, double *epsilon,
+                 fl_errbuf_t *eb)
+{
+    count_ctx_t *c = ctx;
+
+    c->calls++;
+    if (n > c->max_n)
+        c->max_n = n;
+    return dp_audit_epsilon_accountant(NULL, acct, hist, n, epsilon, eb);
+}
+
+static void
+test_own_epsilon_function_called(void **state)
+{
+    fed_t *f = *state;
+    dp_audit_verify_opts_t o;
+    count_ctx_t c = {0, 0};
+    fl_errbuf_t eb = {{0}};
+
+    dp_audit_verify_opts_init(&o);
+    o.epsilon = counting_epsilon;
+    o.epsilon_ctx = &c;
+    if (dp_audit_verify(f->coord_path, f->coord_key, f->wit, N_NODES, &o, NULL,
+                        &eb) != FL_OK)
+        fail_msg("%s", eb.msg);
+    assert_int_equal(c.calls, 20); /* every spend of every log */
+    assert_int_equal(c.max_n, ROUNDS);
+}
+
+/* An entry the RDP accountant refuses is named as the whole-history
+ * recomputation names it (here: too many steps in the 6th entry). */
+static void
+test_refused_entry_named(void **state)
+{
+    fed_t *f = *state;
+    dp_audit_log_t *l = NULL;
+    dp_audit_verify_opts_t o;
+    fl_errbuf_t eb = {{0}};
+    dp_sgm_t hist[6];
+    char path[160];
+
+    snprintf(path, sizeof path, "%s/big.audit.jsonl", f->dir);
+    assert_int_equal(dp_audit_open(path, f->coord_key, COORD, &l, &eb), FL_OK);
+    for (size_t i = 0; i < 6; i++) {
+        dp_audit_spend_t s;
+
+        long_spend(0, &s);
+        s.round = i;
+        if (i == 5)
+            s.sgm.steps = 2000000000000ULL;
+        hist[i] = s.sgm;
+        s.epsilon = 1.0;
+        if (i < 5)
+            s.epsilon = epsilon_for(hist, i + 1, s.delta);
+        assert_int_equal(dp_audit_log_privacy_spent(l, &s, &eb), FL_OK);
+    }
+    dp_audit_close(&l);
+    dp_audit_verify_opts_init(&o);
+    o.epsilon = dp_audit_epsilon_accountant;
+    assert_int_equal(
+        dp_audit_verify(path, f->coord_key, NULL, 0, &o, NULL, &eb),
+        FL_ERR_LIMIT);
+    assert_non_null(strstr(eb.msg, "big.audit.jsonl:7 (seq 7): "
+                                   "urn:dpfl:site:a: rdp: entry 5: "
+                                   "2000000000000 steps exceed the limit"));
+    (void) unlink(path);
+}
+
 int
 main(void)
 {
@@ -577,6 +792,9 @@ main(void)
         cmocka_unit_test(test_resigned_smaller_epsilon),
         cmocka_unit_test(test_witness_damage_named),
         cmocka_unit_test(test_pld_spend_recomputed),
+        cmocka_unit_test(test_long_log_incremental),
+        cmocka_unit_test(test_own_epsilon_function_called),
+        cmocka_unit_test(test_refused_entry_named),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
