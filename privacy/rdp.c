@@ -429,6 +429,27 @@ check_entry(const dp_sgm_t *h, size_t j, fl_errbuf_t *eb)
 }
 
 static fl_err_t
+check_history(const dp_sgm_t *hist, size_t n, fl_errbuf_t *eb)
+{
+    if (n > DP_RDP_MAX_HISTORY) {
+        return fl_fail(eb, FL_ERR_LIMIT,
+                       "rdp: history of %zu entries exceeds the limit %u", n,
+                       DP_RDP_MAX_HISTORY);
+    }
+    if (n > 0 && hist == NULL) {
+        return fl_fail(eb, FL_ERR_INVALID, "rdp: history is NULL");
+    }
+    for (size_t j = 0; j < n; j++) {
+        fl_err_t err = check_entry(&hist[j], j, eb);
+
+        if (err != FL_OK) {
+            return err;
+        }
+    }
+    return FL_OK;
+}
+
+static fl_err_t
 check_orders(const double *orders, size_t n_orders, fl_errbuf_t *eb)
 {
     if (n_orders > DP_RDP_MAX_ORDERS) {
@@ -615,19 +636,9 @@ dp_rdp_compose(const dp_sgm_t *hist, size_t n, const double *orders,
     dp_rdp_running_t r;
     fl_err_t err;
 
-    if (n > DP_RDP_MAX_HISTORY) {
-        return fl_fail(eb, FL_ERR_LIMIT,
-                       "rdp: history of %zu entries exceeds the limit %u", n,
-                       DP_RDP_MAX_HISTORY);
-    }
-    if (n > 0 && hist == NULL) {
-        return fl_fail(eb, FL_ERR_INVALID, "rdp: history is NULL");
-    }
-    for (size_t j = 0; j < n; j++) {
-        err = check_entry(&hist[j], j, eb);
-        if (err != FL_OK) {
-            return err;
-        }
+    err = check_history(hist, n, eb);
+    if (err != FL_OK) {
+        return err;
     }
     err = check_orders(orders, n_orders, eb);
     if (err != FL_OK) {
