@@ -1,4 +1,5 @@
 /* common/durable.c: atomic replace and fsynced append. */
+#define _DEFAULT_SOURCE /* explicit_bzero */
 #include "common/durable.h"
 
 #include <errno.h>
@@ -95,7 +96,10 @@ fl_file_read_all(const char *path, size_t max_bytes, char **out, size_t *len,
     *len = n;
     buf = NULL;
 out:
-    free(buf);
+    if (buf != NULL) { /* partial content may be a secret: wipe it */
+        explicit_bzero(buf, n);
+        free(buf);
+    }
     (void) close(fd);
     return err;
 }

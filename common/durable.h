@@ -20,7 +20,8 @@
 
 /*
  * Reads the whole file into a new NUL-terminated buffer. Files larger than
- * max_bytes give FL_ERR_LIMIT. *out is NULL on error.
+ * max_bytes give FL_ERR_LIMIT. *out is NULL on error, and whatever was read
+ * before the error is wiped (the file may hold a key).
  */
 fl_err_t fl_file_read_all(const char *path, size_t max_bytes, char **out,
                           size_t *len, fl_errbuf_t *eb) FL_WUR;

@@ -269,62 +269,21 @@ no_passphrase(char *buf, int size, int rwflag, void *u)
     return 0;
 }
 
+/* A key file, at most DP_AUDIT_MAX_KEY_FILE bytes; a private key must not
+ * be readable by group or others. The caller wipes and frees *out. */
 static fl_err_t
 read_key_file(const char *path, int private_key, char **out, size_t *len,
               fl_errbuf_t *eb)
 {
     struct stat st;
-    char *buf = NULL;
-    size_t n = 0;
-    fl_err_t err = FL_OK;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     *out = NULL;
-    if (fd < 0)
-        return fl_fail(eb, errno == ENOENT ? FL_ERR_NOT_FOUND : FL_ERR_IO,
-                       "%s: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        err = fl_fail(eb, FL_ERR_IO, "%s: not a regular file", path);
-        goto out;
-    }
-    if (private_key && (st.st_mode & 077) != 0) {
-        err = fl_fail(eb, FL_ERR_AUTH,
-                      "%s: private key readable by group or others "
-                      "(chmod 600 it)",
-                      path);
-        goto out;
-    }
-    if (st.st_size > DP_AUDIT_MAX_KEY_FILE) {
-        err = fl_fail(eb, FL_ERR_LIMIT, "%s: larger than %d bytes", path,
-                      DP_AUDIT_MAX_KEY_FILE);
-        goto out;
-    }
-    buf = malloc((size_t) st.st_size + 1);
-    if (buf == NULL) {
-        err = fl_fail(eb, FL_ERR_NOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    while (n < (size_t) st.st_size) {
-        ssize_t r = read(fd, buf + n, (size_t) st.st_size - n);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            err = fl_fail(eb, FL_ERR_IO, "%s: read failed", path);
-            goto out;
-        }
-        n += (size_t) r;
-    }
-    *out = buf;
-    *len = n;
-    buf = NULL;
-out:
-    if (buf != NULL) {
-        OPENSSL_cleanse(buf, (size_t) st.st_size);
-        free(buf);
-    }
-    (void) close(fd);
-    return err;
+    if (private_key && stat(path, &st) == 0 && (st.st_mode & 077) != 0)
+        return fl_fail(eb, FL_ERR_AUTH,
+                       "%s: private key readable by group or others "
+                       "(chmod 600 it)",
+                       path);
+    return fl_file_read_all(path, DP_AUDIT_MAX_KEY_FILE, out, len, eb);
 }
 
 static fl_err_t
