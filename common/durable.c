@@ -37,13 +37,61 @@ write_all(int fd, const void *data, size_t len)
 }
 
 fl_err_t
-fl_file_read_all(const char *path, size_t max_bytes, char **out, size_t *len,
-                 fl_errbuf_t *eb)
+fl_fd_read_all(int fd, const char *name, size_t max_bytes, char **out,
+               size_t *len, fl_errbuf_t *eb)
 {
     struct stat st;
     char *buf = NULL;
     size_t n = 0;
     fl_err_t err = FL_OK;
+
+    *out = NULL;
+    *len = 0;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return fl_fail(eb, FL_ERR_IO, "%s: not a regular file", name);
+    if ((uintmax_t) st.st_size > max_bytes)
+        return fl_fail(eb, FL_ERR_LIMIT, "%s: larger than %zu bytes", name,
+                       max_bytes);
+    buf = malloc((size_t) st.st_size + 1);
+    if (buf == NULL)
+        return fl_fail(eb, FL_ERR_NOMEM, "%s: out of memory", name);
+    /* Read until EOF, but never past the size seen: the file may grow. */
+    for (;;) {
+        size_t room = (size_t) st.st_size - n;
+        char extra;
+        ssize_t r = room == 0 ? pread(fd, &extra, 1, (off_t) n)
+                              : pread(fd, buf + n, room, (off_t) n);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            err = fl_fail(eb, FL_ERR_IO, "%s: %s", name, strerror(errno));
+            break;
+        }
+        if (r > 0 && room == 0) {
+            err = fl_fail(eb, FL_ERR_IO, "%s: changed while read", name);
+            break;
+        }
+        if (r == 0)
+            break;
+        n += (size_t) r;
+    }
+    if (err != FL_OK) { /* partial content may be a secret: wipe it */
+        explicit_bzero(buf, n);
+        free(buf);
+        return err;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return FL_OK;
+}
+
+fl_err_t
+fl_file_read_all(const char *path, size_t max_bytes, char **out, size_t *len,
+                 fl_errbuf_t *eb)
+{
+    fl_err_t err;
     int fd;
 
     *out = NULL;
@@ -52,54 +100,7 @@ fl_file_read_all(const char *path, size_t max_bytes, char **out, size_t *len,
     if (fd < 0)
         return fl_fail(eb, errno == ENOENT ? FL_ERR_NOT_FOUND : FL_ERR_IO,
                        "%s: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        err = fl_fail(eb, FL_ERR_IO, "%s: not a regular file", path);
-        goto out;
-    }
-    if ((uintmax_t) st.st_size > max_bytes) {
-        err = fl_fail(eb, FL_ERR_LIMIT, "%s: larger than %zu bytes", path,
-                      max_bytes);
-        goto out;
-    }
-    buf = malloc((size_t) st.st_size + 1);
-    if (buf == NULL) {
-        err = fl_fail(eb, FL_ERR_NOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    /* Read until EOF, but never past max_bytes: the file may grow. */
-    for (;;) {
-        size_t room = (size_t) st.st_size - n;
-        ssize_t r;
-
-        if (room == 0) {
-            char extra;
-            r = read(fd, &extra, 1);
-            if (r > 0) {
-                err = fl_fail(eb, FL_ERR_IO, "%s: changed while read", path);
-                goto out;
-            }
-        } else {
-            r = read(fd, buf + n, room);
-        }
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            err = fl_fail(eb, FL_ERR_IO, "%s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (r == 0)
-            break;
-        n += (size_t) r;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    buf = NULL;
-out:
-    if (buf != NULL) { /* partial content may be a secret: wipe it */
-        explicit_bzero(buf, n);
-        free(buf);
-    }
+    err = fl_fd_read_all(fd, path, max_bytes, out, len, eb);
     (void) close(fd);
     return err;
 }

@@ -26,6 +26,14 @@
 fl_err_t fl_file_read_all(const char *path, size_t max_bytes, char **out,
                           size_t *len, fl_errbuf_t *eb) FL_WUR;
 
+/*
+ * As fl_file_read_all(), through an open descriptor (read with pread from
+ * offset 0; the descriptor's offset does not move), naming the file `name`
+ * in errors. For files that must stay open, e.g. under a record lock.
+ */
+fl_err_t fl_fd_read_all(int fd, const char *name, size_t max_bytes, char **out,
+                        size_t *len, fl_errbuf_t *eb) FL_WUR;
+
 /* Atomically replaces path with data (mode 0600 for new files). */
 fl_err_t fl_file_replace_atomic(const char *path, const void *data, size_t len,
                                 fl_errbuf_t *eb) FL_WUR;

@@ -270,20 +270,29 @@ no_passphrase(char *buf, int size, int rwflag, void *u)
 }
 
 /* A key file, at most DP_AUDIT_MAX_KEY_FILE bytes; a private key must not
- * be readable by group or others. The caller wipes and frees *out. */
+ * be readable by group or others (checked on the descriptor read). The
+ * caller wipes and frees *out. */
 static fl_err_t
 read_key_file(const char *path, int private_key, char **out, size_t *len,
               fl_errbuf_t *eb)
 {
     struct stat st;
+    fl_err_t err;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     *out = NULL;
-    if (private_key && stat(path, &st) == 0 && (st.st_mode & 077) != 0)
-        return fl_fail(eb, FL_ERR_AUTH,
-                       "%s: private key readable by group or others "
-                       "(chmod 600 it)",
-                       path);
-    return fl_file_read_all(path, DP_AUDIT_MAX_KEY_FILE, out, len, eb);
+    if (fd < 0)
+        return fl_fail(eb, errno == ENOENT ? FL_ERR_NOT_FOUND : FL_ERR_IO,
+                       "%s: %s", path, strerror(errno));
+    if (private_key && fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
+        err = fl_fail(eb, FL_ERR_AUTH,
+                      "%s: private key readable by group or others "
+                      "(chmod 600 it)",
+                      path);
+    else
+        err = fl_fd_read_all(fd, path, DP_AUDIT_MAX_KEY_FILE, out, len, eb);
+    (void) close(fd);
+    return err;
 }
 
 static fl_err_t

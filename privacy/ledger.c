@@ -429,37 +429,7 @@ static fl_err_t
 read_locked(dp_ledger_t *l, size_t max_bytes, char **out, size_t *len,
             fl_errbuf_t *eb)
 {
-    struct stat st;
-    char *buf;
-    size_t n = 0, size;
-
-    *out = NULL;
-    *len = 0;
-    if (fstat(l->lock_fd, &st) != 0 || !S_ISREG(st.st_mode))
-        return fl_fail(eb, FL_ERR_IO, "%s: not a regular file", l->path);
-    if ((uintmax_t) st.st_size > max_bytes)
-        return fl_fail(eb, FL_ERR_LIMIT, "%s: larger than %zu bytes", l->path,
-                       max_bytes);
-    size = (size_t) st.st_size;
-    buf = malloc(size + 1);
-    if (buf == NULL)
-        return fl_fail(eb, FL_ERR_NOMEM, "%s: out of memory", l->path);
-    while (n < size) {
-        ssize_t r = pread(l->lock_fd, buf + n, size - n, (off_t) n);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            free(buf);
-            return fl_fail(eb, FL_ERR_IO, "%s: read: %s", l->path,
-                           r < 0 ? strerror(errno) : "file shrank");
-        }
-        n += (size_t) r;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return FL_OK;
+    return fl_fd_read_all(l->lock_fd, l->path, max_bytes, out, len, eb);
 }
 
 static fl_err_t
