@@ -59,9 +59,10 @@ typedef struct coord_site_view {
     int accepted;
     int live;
     int exhausted;
-    unsigned rounds_joined; /* updates accepted */
-    uint64_t records;       /* declared; 0 before the job answer */
-    double epsilon;         /* the mirror's epsilon */
+    unsigned rounds_joined;  /* updates accepted */
+    unsigned rounds_charged; /* rounds the mirror charged */
+    uint64_t records;        /* declared; 0 before the job answer */
+    double epsilon;          /* the mirror's epsilon */
     double epsilon_max;
     double delta;
     int has_metrics; /* from the last evaluation */

@@ -135,6 +135,7 @@ coord_site_view(const coord_t *c, size_t i, coord_site_view_t *out)
     out->rounds_joined = p->updates_accepted;
     if (s != NULL) {
         out->exhausted = s->exhausted;
+        out->rounds_charged = s->rounds_charged;
         out->records = s->records;
         out->epsilon = s->epsilon;
         out->epsilon_max = s->epsilon_max;

@@ -135,12 +135,9 @@ on_round(void *ctx, const coord_t *c, int evaluated)
         r->eps_max = 0;
         for (size_t i = 0; i < res->n_nodes; i++) {
             coord_site_view_t sv;
-            double prev =
-                res->n_rounds > 1 ? eps[(long) i - (long) res->n_nodes] : 0;
 
             coord_site_view(c, i, &sv);
             eps[i] = sv.epsilon;
-            res->nodes[i].rounds_charged += sv.epsilon > prev;
             sum += sv.accepted ? sv.epsilon : 0;
             n_acc += sv.accepted != 0;
             if (sv.epsilon > r->eps_max)
@@ -258,6 +255,7 @@ collect(sim_ctx_t *s)
         nd->accepted = v.accepted;
         nd->records = v.accepted ? v.records : 0;
         nd->rounds_joined = v.rounds_joined;
+        nd->rounds_charged = v.rounds_charged;
         nd->epsilon = v.epsilon;
         nd->epsilon_max = v.epsilon_max;
         nd->exhausted = v.exhausted;
