@@ -31,7 +31,8 @@ struct coord_agg {
     int64_t *acc;      /* FedAvg, exact: dim * ACC_LIMBS limbs */
     double *sum;       /* FedAvg, large models: weighted sum, dim doubles */
     double weight_sum; /* FedAvg: sum of weights */
-    float *kept;       /* robust: count rows of dim floats */
+    float *kept;       /* robust: count rows of dim floats ... */
+    size_t kept_rows;  /* ... in room for this many (kept across rounds) */
     float *column;     /* robust: one coordinate across updates */
 };
 
@@ -160,16 +161,25 @@ coord_agg_count(const coord_agg_t *agg)
     return agg->count;
 }
 
+/* Keeps a copy of update; the room grows by doubling, up to max_updates
+ * rows, and is reused by later rounds. */
 static fl_err_t
 agg_keep(coord_agg_t *agg, const float *update, fl_errbuf_t *eb)
 {
-    size_t rows = agg->count + 1;
-    float *p = realloc(agg->kept, rows * agg->dim * sizeof *p);
+    if (agg->count == agg->kept_rows) {
+        size_t rows = agg->kept_rows ? agg->kept_rows * 2 : 8;
+        float *p;
 
-    if (p == NULL)
-        return fl_fail(eb, FL_ERR_NOMEM, "aggregator: out of memory");
-    agg->kept = p;
-    memcpy(p + agg->count * agg->dim, update, agg->dim * sizeof *p);
+        if (rows > agg->max_updates)
+            rows = agg->max_updates;
+        p = realloc(agg->kept, rows * agg->dim * sizeof *p);
+        if (p == NULL)
+            return fl_fail(eb, FL_ERR_NOMEM, "aggregator: out of memory");
+        agg->kept = p;
+        agg->kept_rows = rows;
+    }
+    memcpy(agg->kept + agg->count * agg->dim, update,
+           agg->dim * sizeof *agg->kept);
     return FL_OK;
 }
 
