@@ -70,18 +70,27 @@ char_allowed(uint32_t c, pb__text_kind_t kind)
 }
 
 fl_err_t
-pb__check_text(const uint8_t *s, size_t len, size_t min_len, size_t max_len,
-               pb__text_kind_t kind, const char *field, fl_err_t code,
-               fl_errbuf_t *eb)
+pb__check_text_len(size_t len, size_t min_len, size_t max_len,
+                   pb__text_kind_t kind, const char *field, fl_err_t code,
+                   fl_errbuf_t *eb)
 {
-    size_t i = 0;
-
     if (len < min_len)
         return fl_fail(eb, code, "%s: empty", field);
     if (len > max_len)
         return fl_fail(eb, kind == PB__TEXT_FILE ? FL_ERR_LIMIT : code,
                        "%s: %zu bytes, at most %zu allowed", field, len,
                        max_len);
+    return FL_OK;
+}
+
+fl_err_t
+pb__check_text(const uint8_t *s, size_t len, size_t min_len, size_t max_len,
+               pb__text_kind_t kind, const char *field, fl_err_t code,
+               fl_errbuf_t *eb)
+{
+    size_t i = 0;
+
+    TRY(pb__check_text_len(len, min_len, max_len, kind, field, code, eb));
     while (i < len) {
         uint32_t c;
         size_t n = utf8_seq(s + i, len - i, &c);
@@ -249,14 +258,6 @@ check_steps(uint32_t steps, const char *field, fl_err_t code, fl_errbuf_t *eb)
 #define CHECK_TEXT(s, field)                                                   \
     check_cstr((s), sizeof(s), 0, PB_MAX_TEXT_LEN, PB__TEXT_UTF8, (field),     \
                code, eb)
-
-/* Evaluates an fl_err_t expression and returns it when it is an error. */
-#define TRY(expr)                                                              \
-    do {                                                                       \
-        fl_err_t try_err_ = (expr);                                            \
-        if (try_err_ != FL_OK)                                                 \
-            return try_err_;                                                   \
-    } while (0)
 
 static fl_err_t
 check_hello(const pb_hello_t *m, fl_err_t code, fl_errbuf_t *eb)

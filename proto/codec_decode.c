@@ -61,13 +61,6 @@ bounded_free(void *data, void *ptr)
     free(ptr);
 }
 
-#define TRY(expr)                                                              \
-    do {                                                                       \
-        fl_err_t try_err_ = (expr);                                            \
-        if (try_err_ != FL_OK)                                                 \
-            return try_err_;                                                   \
-    } while (0)
-
 /* Rejects fields this version does not know (a newer peer must bump). */
 static fl_err_t
 no_unknown(const ProtobufCMessage *m, const char *what, fl_errbuf_t *eb)
@@ -152,9 +145,10 @@ take_job_offer(const Dpfl__JobOffer *in, const pb_limits_t *lim,
                pb_job_offer_t *out, fl_errbuf_t *eb)
 {
     TRY(take_hash(in->job_hash, out->job_hash, "job_offer.job_hash", eb));
-    TRY(pb__check_text(in->job_file.data, in->job_file.len, 1,
-                       lim->max_job_bytes, PB__TEXT_FILE, "job_offer.job_file",
-                       FL_ERR_PROTO, eb));
+    /* The length before the copy; the content rules in pb__msg_check. */
+    TRY(pb__check_text_len(in->job_file.len, 1, lim->max_job_bytes,
+                           PB__TEXT_FILE, "job_offer.job_file", FL_ERR_PROTO,
+                           eb));
     out->job_file = malloc(in->job_file.len);
     if (out->job_file == NULL)
         return fl_fail(eb, FL_ERR_NOMEM, "job_offer.job_file: out of memory");

@@ -54,13 +54,6 @@ typedef struct wire {
     Dpfl__SubgroupMetrics **gptrs; /* owned */
 } wire_t;
 
-#define TRY(expr)                                                              \
-    do {                                                                       \
-        fl_err_t try_err_ = (expr);                                            \
-        if (try_err_ != FL_OK)                                                 \
-            return try_err_;                                                   \
-    } while (0)
-
 /* Borrows a NUL-terminated text held in an array of size cap. */
 static fl_err_t
 put_text(const char *s, size_t cap, ProtobufCBinaryData *b, const char *field,

@@ -16,6 +16,22 @@ typedef enum pb__text_kind {
     PB__TEXT_FILE     /* UTF-8 without NUL (a job file) */
 } pb__text_kind_t;
 
+/* Evaluates an fl_err_t expression and returns it when it is an error. */
+#define TRY(expr)                                                              \
+    do {                                                                       \
+        fl_err_t try_err_ = (expr);                                            \
+        if (try_err_ != FL_OK)                                                 \
+            return try_err_;                                                   \
+    } while (0)
+
+/*
+ * The length rule of pb__check_text() alone: at least min_len and at most
+ * max_len bytes (a file over max_len gives FL_ERR_LIMIT, as there).
+ */
+fl_err_t pb__check_text_len(size_t len, size_t min_len, size_t max_len,
+                            pb__text_kind_t kind, const char *field,
+                            fl_err_t code, fl_errbuf_t *eb);
+
 /*
  * Checks len bytes of text of the given kind, at least min_len and at most
  * max_len bytes. On failure writes "<field>: reason" and returns code.
