@@ -343,12 +343,7 @@ deliver(void *arg, uint8_t *buf, size_t len)
         return FL_OK;
     }
     if (re != 0) {
-        chan__msg_t *done = chan__fifo_take(&p->kept, re, false);
-
-        if (done != NULL) {
-            srv->stats.retained_bytes -= done->len;
-        }
-        chan__msg_free(done);
+        chan__msg_free(chan__fifo_take(&p->kept, re, false));
     }
     if (chan__seen_has(&p->seen, id)) {
         srv->stats.dups_dropped++;
@@ -617,15 +612,12 @@ retain(chan_server_t *srv, peer_t *p, chan__msg_t *m, bool reply)
     while (reply && p->replies.head != NULL &&
            (p->replies.count >= REPLY_CACHE_MAX ||
             p->kept.bytes + p->replies.bytes + m->len > srv->max_retained)) {
-        chan__msg_t *old = chan__fifo_pop(&p->replies);
-        srv->stats.retained_bytes -= old->len;
-        chan__msg_free(old);
+        chan__msg_free(chan__fifo_pop(&p->replies));
     }
     if (p->kept.bytes + p->replies.bytes + m->len > srv->max_retained) {
         return FL_ERR_LIMIT;
     }
     chan__fifo_push(reply ? &p->replies : &p->kept, m);
-    srv->stats.retained_bytes += m->len;
     return FL_OK;
 }
 
@@ -721,7 +713,6 @@ chan_server_ack(chan_server_t *srv, const char *site_id, uint64_t msg_id)
     if (m == NULL) {
         return FL_ERR_NOT_FOUND;
     }
-    srv->stats.retained_bytes -= m->len;
     chan__msg_free(m);
     return FL_OK;
 }
@@ -740,6 +731,11 @@ chan_server_stats(const chan_server_t *srv, chan_stats_t *st)
     *st = srv->stats;
     st->events_dropped = srv->evq.dropped;
     st->inbox_bytes = srv->inbox.bytes;
+    st->retained_bytes = 0;
+    for (size_t i = 0; i < srv->n_peers; i++) {
+        st->retained_bytes +=
+            srv->peers[i].kept.bytes + srv->peers[i].replies.bytes;
+    }
 }
 
 int
