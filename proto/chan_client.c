@@ -178,7 +178,7 @@ deliver(void *arg, uint8_t *buf, size_t len)
                        "Welcome received; session ready");
     }
     if (re != 0) {
-        chan__msg_free(chan__fifo_take(&c->outbox, re, false));
+        chan__msg_free(chan__fifo_take(&c->outbox, re));
     }
     if (chan__seen_has(&c->seen, id)) {
         free(buf);

@@ -167,9 +167,8 @@ typedef struct chan__fifo {
 
 void chan__fifo_push(chan__fifo_t *q, chan__msg_t *m);
 chan__msg_t *chan__fifo_pop(chan__fifo_t *q);
-/* Removes and returns the first message with this id (or reply_to when
- * by_reply), NULL if none. */
-chan__msg_t *chan__fifo_take(chan__fifo_t *q, uint64_t id, bool by_reply);
+/* Removes and returns the first message with this id, NULL if none. */
+chan__msg_t *chan__fifo_take(chan__fifo_t *q, uint64_t id);
 void chan__fifo_clear(chan__fifo_t *q);
 chan__msg_t *chan__msg_new(const uint8_t *buf, size_t len, bool copy);
 void chan__msg_free(chan__msg_t *m);

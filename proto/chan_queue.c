@@ -76,12 +76,12 @@ chan__fifo_pop(chan__fifo_t *q)
 }
 
 chan__msg_t *
-chan__fifo_take(chan__fifo_t *q, uint64_t id, bool by_reply)
+chan__fifo_take(chan__fifo_t *q, uint64_t id)
 {
     chan__msg_t *prev = NULL, *m;
 
     for (m = q->head; m != NULL; prev = m, m = m->next) {
-        if ((by_reply ? m->reply_to : m->id) != id) {
+        if (m->id != id) {
             continue;
         }
         if (prev != NULL) {

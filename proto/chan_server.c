@@ -310,7 +310,7 @@ on_hs(chan_server_t *srv, sess_t *s, const chan__inmsg_t *in)
 
 /* Cached reply to a request sent again, if any. */
 static void
-resend_reply(chan_server_t *srv, sess_t *s, uint64_t req_id)
+resend_reply(sess_t *s, uint64_t req_id)
 {
     chan__msg_t *m;
 
@@ -319,7 +319,6 @@ resend_reply(chan_server_t *srv, sess_t *s, uint64_t req_id)
             /* A failed send shows as a broken session on the next read. */
             fl_err_t rc = chan__stream_write(&s->st, m->buf, m->len, emit, s);
             (void) rc;
-            (void) srv;
             return;
         }
     }
@@ -343,12 +342,12 @@ deliver(void *arg, uint8_t *buf, size_t len)
         return FL_OK;
     }
     if (re != 0) {
-        chan__msg_free(chan__fifo_take(&p->kept, re, false));
+        chan__msg_free(chan__fifo_take(&p->kept, re));
     }
     if (chan__seen_has(&p->seen, id)) {
         srv->stats.dups_dropped++;
         free(buf);
-        resend_reply(srv, s, id);
+        resend_reply(s, id);
         return FL_OK;
     }
     m = chan__msg_new(buf, len, false);
@@ -708,7 +707,7 @@ fl_err_t
 chan_server_ack(chan_server_t *srv, const char *site_id, uint64_t msg_id)
 {
     peer_t *p = find_peer(srv, site_id);
-    chan__msg_t *m = p ? chan__fifo_take(&p->kept, msg_id, false) : NULL;
+    chan__msg_t *m = p ? chan__fifo_take(&p->kept, msg_id) : NULL;
 
     if (m == NULL) {
         return FL_ERR_NOT_FOUND;
