@@ -8,6 +8,7 @@
 #include "proto/chan_internal.h"
 
 #include "common/hex.h"
+#include "proto/job.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -55,24 +56,7 @@ chan__random(uint8_t *out, size_t n)
 bool
 chan__site_id_valid(const char *s)
 {
-    size_t i, n;
-
-    if (s == NULL) {
-        return false;
-    }
-    n = strlen(s);
-    if (n == 0 || n > CHAN_SITE_ID_MAX) {
-        return false;
-    }
-    for (i = 0; i < n; i++) {
-        char c = s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-        if (!ok) {
-            return false;
-        }
-    }
-    return true;
+    return pb_name_valid(s, CHAN_SITE_ID_MAX);
 }
 
 fl_err_t

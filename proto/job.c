@@ -40,21 +40,20 @@ pb_hex32(const uint8_t in[32], char out[65])
     fl_hex_encode(in, 32, out);
 }
 
-/* Column names: letters, digits, '_', '-', '.', 1..PB_JOB_COLUMN_MAX. */
-static int
-valid_name(const char *s, size_t max)
+bool
+pb_name_valid(const char *s, size_t max)
 {
-    size_t n = strlen(s);
+    size_t n = s != NULL ? strlen(s) : 0;
 
     if (n == 0 || n > max)
-        return 0;
+        return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
               (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
-            return 0;
+            return false;
     }
-    return 1;
+    return true;
 }
 
 /* "30-16-2": at least two widths, each in [1, PB_JOB_MAX_WIDTH]. */
@@ -247,7 +246,7 @@ parse_column(fl_config_t *cfg, const char *key, fl_cfg_need_t need, char *out,
 
     if (err != FL_OK)
         return err;
-    if (s[0] != '\0' && !valid_name(s, PB_JOB_COLUMN_MAX))
+    if (s[0] != '\0' && !pb_name_valid(s, PB_JOB_COLUMN_MAX))
         return fl_fail(eb, FL_ERR_INVALID,
                        "%s:%d: data.%s: '%s' is not a column name "
                        "(letters, digits, _ - .)",
@@ -268,7 +267,7 @@ parse_feature(fl_config_t *cfg, size_t i, pb_feature_t *f, fl_errbuf_t *eb)
     if (fl_config_section_entry(cfg, "features", i, &key, &value, &line) !=
         FL_OK)
         return fl_fail(eb, FL_ERR_INTERNAL, "features: entry %zu", i);
-    if (!valid_name(key, PB_JOB_COLUMN_MAX))
+    if (!pb_name_valid(key, PB_JOB_COLUMN_MAX))
         return fl_fail(eb, FL_ERR_INVALID,
                        "%s:%d: features.%s: not a column name",
                        fl_config_name(cfg), line, key);
@@ -371,7 +370,7 @@ pb_job_parse(const char *name, const char *bytes, size_t len, pb_job_t *job,
                            PB_JOB_NAME_MAX, &s, eb);
     if (err != FL_OK)
         goto out;
-    if (!valid_name(s, PB_JOB_NAME_MAX)) {
+    if (!pb_name_valid(s, PB_JOB_NAME_MAX)) {
         err = fl_fail(eb, FL_ERR_INVALID,
                       "%s:%d: job.name: '%s' is not a name (letters, digits, "
                       "_ - .)",

@@ -24,6 +24,7 @@
 #ifndef PB_JOB_H
 #define PB_JOB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -136,6 +137,12 @@ size_t pb_job_param_count(const pb_job_t *job);
 
 /* Lower-case hex of 32 bytes into out (65 bytes). */
 void pb_hex32(const uint8_t in[32], char out[65]);
+
+/*
+ * Whether s is a name: 1..max characters from [A-Za-z0-9._-]. Job names,
+ * column names and site ids (the channel) follow this rule.
+ */
+bool pb_name_valid(const char *s, size_t max);
 
 /* Names for logs and records. */
 const char *pb_aggregator_name(pb_aggregator_t a);
