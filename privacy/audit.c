@@ -26,6 +26,7 @@
 #include "common/clock.h"
 #include "common/durable.h"
 #include "common/hex.h"
+#include "privacy/accountant.h"
 
 #define JSON_FLAGS (JSON_SORT_KEYS | JSON_COMPACT)
 #define SIG_LEN 64
@@ -147,6 +148,8 @@ only_keys(const json_t *o, const char *const *keys)
 static const char *
 spend_fields(const json_t *b, dp_audit_spend_t *s)
 {
+    dp_accountant_kind_t kind;
+    dp_orders_t orders;
     uint64_t u;
 
     if ((s->site = get_str(b, "site")) == NULL || !valid_identity(s->site))
@@ -169,22 +172,20 @@ spend_fields(const json_t *b, dp_audit_spend_t *s)
     if (!get_num(b, "delta", &s->delta) || !(s->delta > 0.0 && s->delta < 1.0))
         return "delta is not a number in (0, 1)";
     if ((s->accountant = get_str(b, "accountant")) == NULL ||
-        (strcmp(s->accountant, "rdp") != 0 &&
-         strcmp(s->accountant, "pld") != 0))
+        dp_accountant_kind_parse(s->accountant, &kind) != FL_OK)
         return "accountant is not \"rdp\" or \"pld\"";
     if (!get_num(b, "epsilon", &s->epsilon) || !(s->epsilon >= 0.0))
         return "epsilon is not a number >= 0";
     s->pld_interval = 0.0;
     if (json_object_get(b, "pld_interval") != NULL &&
         (!get_num(b, "pld_interval", &s->pld_interval) ||
-         !(s->pld_interval > 0.0) || strcmp(s->accountant, "pld") != 0))
+         !(s->pld_interval > 0.0) || kind != DP_ACCOUNTANT_PLD))
         return "pld_interval is not a number > 0 of a pld spend";
     s->rdp_orders = NULL;
     if (json_object_get(b, "rdp_orders") != NULL &&
         ((s->rdp_orders = get_str(b, "rdp_orders")) == NULL ||
-         (strcmp(s->rdp_orders, "default") != 0 &&
-          strcmp(s->rdp_orders, "opacus") != 0) ||
-         strcmp(s->accountant, "rdp") != 0))
+         dp_orders_parse(s->rdp_orders, &orders) != FL_OK ||
+         kind != DP_ACCOUNTANT_RDP))
         return "rdp_orders is not \"default\" or \"opacus\" of an rdp spend";
     s->dataset_size = -1;
     if (json_object_get(b, "dataset_size") != NULL) {

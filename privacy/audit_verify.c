@@ -162,10 +162,12 @@ running_epsilon(site_table_t *t, site_hist_t *h, const dp_audit_spend_t *s,
 {
     double orders[DP_RDP_MAX_ORDERS], order;
     fl_errbuf_t scratch = {{0}};
+    dp_accountant_kind_t kind;
     dp_orders_t grid;
     dp_rdp_running_t **r;
 
-    if (strcmp(s->accountant, "rdp") != 0 ||
+    if (dp_accountant_kind_parse(s->accountant, &kind) != FL_OK ||
+        kind != DP_ACCOUNTANT_RDP ||
         dp_orders_parse(s->rdp_orders != NULL ? s->rdp_orders : "default",
                         &grid) != FL_OK ||
         (unsigned) grid > 1)
