@@ -29,6 +29,15 @@ fl_hex_digit(char c, int allow_upper)
 }
 
 int
+fl_hex_is_lower(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fl_hex_digit(s[i], 0) < 0)
+            return 0;
+    return 1;
+}
+
+int
 fl_hex_decode(const char *hex, void *out, size_t n, int allow_upper)
 {
     unsigned char *p = out;

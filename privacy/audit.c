@@ -50,12 +50,7 @@ dp_audit_unhex(const char *hex, unsigned char *out, size_t n)
 static int
 is_hex_len(const char *s, size_t n)
 {
-    if (strlen(s) != n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (fl_hex_digit(s[i], 0) < 0)
-            return 0;
-    return 1;
+    return strlen(s) == n && fl_hex_is_lower(s, n);
 }
 
 static int

@@ -21,6 +21,7 @@
 
 #include "common/clock.h"
 #include "common/durable.h"
+#include "common/hex.h"
 
 #define LEDGER_HEADER "dpfl-ledger 1"
 #define CRC_SUFFIX_LEN 10 /* " *" + 8 hex digits */
@@ -133,12 +134,7 @@ parse_double(const char *s, size_t n, double *out)
 static int
 is_job_hash(const char *s, size_t n)
 {
-    if (n != DP_LEDGER_JOB_HASH_LEN)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-    return 1;
+    return n == DP_LEDGER_JOB_HASH_LEN && fl_hex_is_lower(s, n);
 }
 
 static int
@@ -332,16 +328,11 @@ check_crc(const char *line, size_t n, size_t *bodylen)
         return 0;
     want = 0;
     for (size_t i = n - 8; i < n; i++) {
-        char ch = line[i];
-        unsigned d;
+        int d = fl_hex_digit(line[i], 0);
 
-        if (ch >= '0' && ch <= '9')
-            d = (unsigned) (ch - '0');
-        else if (ch >= 'a' && ch <= 'f')
-            d = (unsigned) (ch - 'a' + 10);
-        else
+        if (d < 0)
             return 0;
-        want = want * 16 + d;
+        want = want * 16 + (unsigned) d;
     }
     *bodylen = n - CRC_SUFFIX_LEN;
     return crc32_ieee(line, *bodylen) == (uint32_t) want;

@@ -50,6 +50,10 @@ test_decode_rejects(void **state)
     assert_int_equal(fl_hex_digit('G', 1), -1);
     assert_int_equal(fl_hex_digit('F', 0), -1);
     assert_int_equal(fl_hex_digit('7', 0), 7);
+    assert_true(fl_hex_is_lower("09af", 4));
+    assert_true(fl_hex_is_lower("09afZ", 4)); /* only the first n count */
+    assert_false(fl_hex_is_lower("09aF", 4));
+    assert_false(fl_hex_is_lower("0g", 2));
 }
 
 int
