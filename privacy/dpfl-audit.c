@@ -251,6 +251,9 @@ typedef struct rows {
     size_t n, cap;
 } rows_t;
 
+/* privacy_spent entries `show` holds at once (about 400 bytes each). */
+#define MAX_SHOW_ROWS 1000000
+
 static int
 rows_push(rows_t *r, const dp_audit_spend_t *s)
 {
@@ -366,6 +369,12 @@ cmd_show(const args_t *a)
         if (!dp_audit_parse_spend(e.body, &s, &why)) {
             err = fl_fail(&eb, FL_ERR_PARSE, "%s:%zu (seq %" PRIu64 "): %s",
                           a->log, e.line, e.seq, why);
+            break;
+        }
+        if (rows.n == MAX_SHOW_ROWS) {
+            err = fl_fail(&eb, FL_ERR_LIMIT,
+                          "%s:%zu: more than %d privacy_spent entries", a->log,
+                          e.line, MAX_SHOW_ROWS);
             break;
         }
         if (!rows_push(&rows, &s)) {
