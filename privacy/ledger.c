@@ -34,7 +34,6 @@ struct dp_ledger {
     dp_ledger_entry_t *entries;
     size_t n;
     size_t cap;
-    size_t uncommitted;
     int broken; /* a write failed: the file's tail is unknown */
 };
 
@@ -289,7 +288,6 @@ replay_body(dp_ledger_t *l, const char *body, size_t n, size_t lineno,
         if ((err = grow(l, eb)) != FL_OK)
             return fl_fail_prefix(eb, err, "%s:%zu", l->path, lineno);
         l->entries[l->n++] = e;
-        l->uncommitted++;
         return FL_OK;
     }
     if (n >= 2 && memcmp(body, "C ", 2) == 0) {
@@ -309,7 +307,6 @@ replay_body(dp_ledger_t *l, const char *body, size_t n, size_t lineno,
                            l->path, lineno, seq);
         l->entries[seq - 1].committed = 1;
         l->entries[seq - 1].commit_time_ms = (int64_t) t;
-        l->uncommitted--;
         return FL_OK;
     }
     return fl_fail(eb, FL_ERR_PARSE,
@@ -535,7 +532,6 @@ dp_ledger_reserve(dp_ledger_t *l, const dp_ledger_entry_t *entry, uint64_t *seq,
     if ((err = write_line(l, body, (size_t) k, eb)) != FL_OK)
         return err;
     l->entries[l->n++] = e;
-    l->uncommitted++;
     *seq = e.seq;
     return FL_OK;
 }
@@ -568,7 +564,6 @@ dp_ledger_commit(dp_ledger_t *l, uint64_t seq, fl_errbuf_t *eb)
         return err;
     l->entries[seq - 1].committed = 1;
     l->entries[seq - 1].commit_time_ms = now;
-    l->uncommitted--;
     return FL_OK;
 }
 
@@ -612,7 +607,11 @@ dp_ledger_count(const dp_ledger_t *l)
 size_t
 dp_ledger_uncommitted_count(const dp_ledger_t *l)
 {
-    return l->uncommitted;
+    size_t k = 0;
+
+    for (size_t i = 0; i < l->n; i++)
+        k += !l->entries[i].committed;
+    return k;
 }
 
 const dp_ledger_entry_t *
