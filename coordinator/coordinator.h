@@ -88,7 +88,6 @@ typedef struct coord_round_view {
     double auroc;
 } coord_round_view_t;
 
-size_t coord_n_sites(const coord_t *c);
 void coord_site_view(const coord_t *c, size_t i, coord_site_view_t *out);
 void coord_round_view(const coord_t *c, coord_round_view_t *out);
 /* The global model (dim floats, owned by c) and its dimension. */

@@ -115,12 +115,6 @@ coord__print_round(coord_t *c, int with_metrics)
         c->on_round(c->on_round_ctx, c, with_metrics);
 }
 
-size_t
-coord_n_sites(const coord_t *c)
-{
-    return c->n_peers;
-}
-
 void
 coord_site_view(const coord_t *c, size_t i, coord_site_view_t *out)
 {

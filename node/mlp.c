@@ -130,12 +130,6 @@ node_mlp_destroy(node_mlp_t **ws_p)
     *ws_p = NULL;
 }
 
-size_t
-node_mlp_capacity(const node_mlp_t *ws)
-{
-    return ws->capacity;
-}
-
 float *
 node_mlp_input(node_mlp_t *ws)
 {

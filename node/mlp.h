@@ -40,8 +40,6 @@ fl_err_t node_mlp_new(const node_model_t *model, size_t capacity,
                       node_mlp_t **out, fl_errbuf_t *eb) FL_WUR;
 void node_mlp_destroy(node_mlp_t **ws_p);
 
-size_t node_mlp_capacity(const node_mlp_t *ws);
-
 /*
  * The input buffer: capacity rows of node_mlp_input_ld() floats. The
  * caller writes example i's features into row i, columns [0, n_inputs);
