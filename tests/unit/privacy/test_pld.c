@@ -15,105 +15,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/durable.h"
 #include "privacy/pld.h"
+#include "vectors_csv.h"
 
-#define MAX_COLS 64
 #define MAX_HIST 64
 
-/* One parsed CSV table: cells point into the file buffer. */
-typedef struct table {
-    char *buf;
-    char **cell; /* rows * cols */
-    size_t rows, cols;
-    char *head[MAX_COLS];
-} table_t;
-
-/* Splits one CSV record in place (RFC 4180 quotes); returns cell count. */
-static size_t
-split_record(char **pos, char **cells, size_t max)
-{
-    char *p = *pos, *w;
-    size_t n = 0;
-    for (;;) {
-        char *start = p;
-        w = p;
-        if (*p == '"') {
-            p++;
-            for (; *p; p++) {
-                if (*p == '"' && p[1] == '"')
-                    *w++ = *p++;
-                else if (*p == '"')
-                    break;
-                else
-                    *w++ = *p;
-            }
-            if (*p == '"')
-                p++;
-        } else {
-            while (*p && *p != ',' && *p != '\n' && *p != '\r')
-                *w++ = *p++;
-        }
-        char sep = *p;
-        *w = '\0';
-        if (n < max)
-            cells[n++] = start;
-        if (sep != '\0')
-            p++; /* *w = '\0' may have overwritten the separator */
-        if (sep == ',')
-            continue;
-        while (*p == '\r' || *p == '\n')
-            p++;
-        *pos = p;
-        return n;
-    }
-}
-
-static void
-table_load(const char *name, table_t *t)
-{
-    char path[1024];
-    const char *src = getenv("DPFL_SOURCE_DIR");
-    fl_errbuf_t eb = {{0}};
-    size_t len;
-    assert_non_null(src);
-    snprintf(path, sizeof path, "%s/tests/unit/privacy/vectors/%s", src, name);
-    assert_int_equal(fl_file_read_all(path, 1 << 22, &t->buf, &len, &eb),
-                     FL_OK);
-    char *p = t->buf;
-    t->cols = split_record(&p, t->head, MAX_COLS);
-    size_t cap = 1024;
-    t->cell = malloc(cap * t->cols * sizeof *t->cell);
-    assert_non_null(t->cell);
-    t->rows = 0;
-    while (*p) {
-        assert_true(t->rows < cap);
-        size_t n = split_record(&p, &t->cell[t->rows * t->cols], t->cols);
-        assert_int_equal(n, t->cols);
-        t->rows++;
-    }
-}
-
-static void
-table_free(table_t *t)
-{
-    free(t->cell);
-    free(t->buf);
-}
-
+/* A cell of the reference table by column name (the column must exist). */
 static const char *
-cell(const table_t *t, size_t row, const char *col)
+cell(const vcsv_t *t, size_t row, const char *col)
 {
-    for (size_t c = 0; c < t->cols; c++)
-        if (strcmp(t->head[c], col) == 0)
-            return t->cell[row * t->cols + c];
-    fail_msg("no column %s", col);
-    return NULL;
+    int c = vcsv_col(t, col);
+
+    if (c < 0)
+        fail_msg("no column %s", col);
+    return vcsv_str(t, row, c);
 }
 
-/* The cell as a number; NAN when empty. */
+/* The cell as a number; NAN when empty (anything else must parse). */
 static double
-num(const table_t *t, size_t row, const char *col)
+num(const vcsv_t *t, size_t row, const char *col)
 {
     const char *s = cell(t, row, col);
     char *end;
@@ -172,11 +92,11 @@ static void
 test_reference_table(void **state)
 {
     (void) state;
-    table_t t;
-    table_load("dp_reference.csv", &t);
-    if (t.rows < 188)
-        fail_msg("rows %zu cols %zu", t.rows, t.cols);
-    for (size_t r = 0; r < t.rows; r++) {
+    static vcsv_t t;
+    assert_int_equal(vcsv_load("dp_reference.csv", &t), 0);
+    if (t.n_rows < 188)
+        fail_msg("rows %zu cols %zu", t.n_rows, t.n_cols);
+    for (size_t r = 0; r < t.n_rows; r++) {
         char what[128];
         dp_sgm_t h = {num(&t, r, "q"), num(&t, r, "sigma"),
                       (uint64_t) num(&t, r, "steps")};
@@ -188,7 +108,7 @@ test_reference_table(void **state)
                   num(&t, r, "eps_msprv_lower"),
                   num(&t, r, "eps_exact_gaussian_q1"));
     }
-    table_free(&t);
+    vcsv_free(&t);
 }
 
 /* Parses "sigma/q/steps;..." into h; returns the entry count. */
@@ -215,10 +135,10 @@ static void
 test_composition_table(void **state)
 {
     (void) state;
-    table_t t;
-    table_load("dp_composition.csv", &t);
-    assert_true(t.rows >= 10);
-    for (size_t r = 0; r < t.rows; r++) {
+    static vcsv_t t;
+    assert_int_equal(vcsv_load("dp_composition.csv", &t), 0);
+    assert_true(t.n_rows >= 10);
+    for (size_t r = 0; r < t.n_rows; r++) {
         dp_sgm_t h[MAX_HIST];
         size_t n = parse_history(cell(&t, r, "history_sigma_q_steps"), h);
         double delta = num(&t, r, "delta");
@@ -227,7 +147,7 @@ test_composition_table(void **state)
         check_row(what, eps_of(h, n, delta), num(&t, r, "eps_dpacc_pld"),
                   num(&t, r, "eps_msprv_lower"), num(&t, r, "eps_exact"));
     }
-    table_free(&t);
+    vcsv_free(&t);
 }
 
 /* C1 as rounds, merged, interleaved and reversed: the same epsilon. */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "privacy/risk.h"
+#include "vectors_csv.h"
 
 static void
 near(double got, double want, double rel)
@@ -180,80 +181,30 @@ test_gdp_epsilon(void **state)
     assert_true(isnan(dp_gdp_epsilon_for_delta(-1.0, 1e-5)));
 }
 
-/* Column index of name in a CSV header line, or -1. */
-static int
-col_index(char *header, const char *name)
-{
-    int idx = 0;
-    char *p = header;
-
-    for (;;) {
-        char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t) (comma - p) : strcspn(p, "\r\n");
-        if (strlen(name) == len && strncmp(p, name, len) == 0)
-            return idx;
-        if (comma == NULL)
-            return -1;
-        p = comma + 1;
-        idx++;
-    }
-}
-
-/* Field idx of a CSV line as a double (NaN if empty); quoted fields may
- * hold commas. */
-static double
-field(const char *line, int idx)
-{
-    const char *p = line;
-    char *end = NULL;
-    double v;
-
-    for (int i = 0; i < idx; i++) {
-        int quoted = 0;
-
-        for (; *p != '\0' && (quoted || *p != ','); p++)
-            if (*p == '"')
-                quoted = !quoted;
-        if (*p == '\0')
-            return NAN;
-        p++;
-    }
-    v = strtod(p, &end);
-    return end == p ? NAN : v;
-}
-
 /* mu and the GDP epsilon against Opacus (compute_mu_poisson, eps_from_mu)
  * on every row of the reference grid. */
 static void
 test_against_reference(void **state)
 {
-    const char *dir = getenv("DPFL_SOURCE_DIR");
-    char path[1024], line[4096];
-    FILE *f;
+    static vcsv_t t;
     int cq, cs, ct, cd, cmu, ceps, rows = 0, eps_rows = 0;
 
     (void) state;
-    assert_non_null(dir);
     /* The committed copy of ../shared/refs/dp_reference.csv. */
-    snprintf(path, sizeof(path),
-             "%s/tests/unit/privacy/vectors/dp_reference.csv", dir);
-    f = fopen(path, "r");
-    if (f == NULL)
-        fail_msg("cannot open %s", path);
-    assert_non_null(fgets(line, sizeof(line), f));
-    cq = col_index(line, "q");
-    cs = col_index(line, "sigma");
-    ct = col_index(line, "steps");
-    cd = col_index(line, "delta");
-    cmu = col_index(line, "gdp_mu");
-    ceps = col_index(line, "eps_gdp_clt");
+    assert_int_equal(vcsv_load("dp_reference.csv", &t), 0);
+    cq = vcsv_col(&t, "q");
+    cs = vcsv_col(&t, "sigma");
+    ct = vcsv_col(&t, "steps");
+    cd = vcsv_col(&t, "delta");
+    cmu = vcsv_col(&t, "gdp_mu");
+    ceps = vcsv_col(&t, "eps_gdp_clt");
     assert_true(cq >= 0 && cs >= 0 && ct >= 0 && cd >= 0 && cmu >= 0 &&
                 ceps >= 0);
-    while (fgets(line, sizeof(line), f) != NULL) {
-        dp_sgm_t s = {field(line, cq), field(line, cs),
-                      (uint64_t) field(line, ct)};
-        double delta = field(line, cd), mu = field(line, cmu);
-        double eps = field(line, ceps);
+    for (size_t r = 0; r < t.n_rows; r++) {
+        dp_sgm_t s = {vcsv_num(&t, r, cq), vcsv_num(&t, r, cs),
+                      (uint64_t) vcsv_num(&t, r, ct)};
+        double delta = vcsv_num(&t, r, cd), mu = vcsv_num(&t, r, cmu);
+        double eps = vcsv_num(&t, r, ceps);
 
         if (isnan(mu))
             continue;
@@ -265,7 +216,7 @@ test_against_reference(void **state)
             eps_rows++;
         }
     }
-    fclose(f);
+    vcsv_free(&t);
     assert_true(rows > 100);
     assert_true(eps_rows > 100);
 }

@@ -94,6 +94,9 @@ vcsv_load(const char *name, vcsv_t *t)
         if (next != NULL) {
             *next++ = '\0';
         }
+        if (*line != '\0' && line[strlen(line) - 1] == '\r') {
+            line[strlen(line) - 1] = '\0'; /* CRLF files */
+        }
         if (*line == '\0') {
             line = next;
             continue;
