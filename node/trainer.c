@@ -253,12 +253,8 @@ chunk_grad(node_trainer_t *t, const float *params, size_t n, float beta)
     node_mlp_backward(t->ws, params, n, clip);
     if (clip) {
         node_mlp_example_sqnorms(t->ws, n, t->sq);
-        for (size_t i = 0; i < n; i++) {
-            double norm = sqrt(t->sq[i]);
-
-            t->factor[i] =
-                norm > t->spec.clip ? (float) (t->spec.clip / norm) : 1.0f;
-        }
+        for (size_t i = 0; i < n; i++)
+            t->factor[i] = (float) dp_clip_factor(sqrt(t->sq[i]), t->spec.clip);
     }
     node_mlp_grad_sum(t->ws, n, clip ? t->factor : NULL, beta, t->grad);
 }

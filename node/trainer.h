@@ -7,7 +7,8 @@
  *      rows); the batch size varies and may be 0;
  *   2. per-example gradient norms from each layer's inputs and output
  *      gradients (ghost norms, see mlp.h), no per-example gradient stored;
- *   3. factor c_i = min(1, C / |g_i|); the clipped sum per layer is one
+ *   3. factor c_i = min(1, C / |g_i|) (dp_clip_factor, privacy/
+ *      mechanism.h, with its rounding margin); the clipped sum per layer is one
  *      GEMM [A, 1]^T diag(c) G;
  *   4. Gaussian noise N(0, sigma^2 C^2) on every coordinate of the SUM,
  *      drawn from privacy/'s generator (an empty batch still gets noise);

@@ -41,19 +41,26 @@ dp_l2_norm(const float *v, size_t n)
 }
 
 double
+dp_clip_factor(double norm, double clip)
+{
+    assert(clip > 0.0 && isfinite(clip));
+    if (!isfinite(norm))
+        return 0.0;
+    return norm <= clip ? 1.0 : clip / norm * CLIP_SHRINK;
+}
+
+double
 dp_clip_l2(float *v, size_t n, double clip)
 {
     double norm = dp_l2_norm(v, n);
-    double scale;
+    double scale = dp_clip_factor(norm, clip);
 
-    assert(clip > 0.0 && isfinite(clip));
-    if (!isfinite(norm)) {
+    if (scale == 0.0) {
         memset(v, 0, n * sizeof(*v));
         return norm;
     }
-    if (norm <= clip)
+    if (scale == 1.0)
         return norm;
-    scale = clip / norm * CLIP_SHRINK;
     for (size_t i = 0; i < n; i++)
         v[i] = (float) ((double) v[i] * scale);
     return norm;

@@ -16,6 +16,15 @@
 double dp_l2_norm(const float *v, size_t n);
 
 /*
+ * The factor that brings a vector of L2 norm `norm` within clip (> 0,
+ * finite): 1 when norm <= clip, else clip/norm shrunk by 2^-22 (relative)
+ * so that float rounding cannot leave the scaled norm above clip; 0 when
+ * norm is not finite. The one clipping rule of dpfl: dp_clip_l2() and the
+ * trainer's per-example (ghost-norm) clipping both use it.
+ */
+double dp_clip_factor(double norm, double clip);
+
+/*
  * Scales v in place so that its L2 norm is at most clip (> 0, finite).
  * Returns the norm before clipping. A vector already within clip is left
  * untouched; otherwise the scale is clip/norm shrunk by 2^-22 (relative) so
