@@ -127,6 +127,21 @@ test_clip_non_finite(void **state)
     assert_true(w[0] == 0.0f && w[1] == 0.0f && w[2] == 0.0f);
 }
 
+/* The factor the trainer's per-example clipping uses. */
+static void
+test_clip_factor(void **state)
+{
+    (void) state;
+    assert_true(dp_clip_factor(0.5, 1.0) == 1.0);
+    assert_true(dp_clip_factor(1.0, 1.0) == 1.0);
+    assert_true(dp_clip_factor(4.0, 1.0) < 0.25);
+    assert_true(dp_clip_factor(4.0, 1.0) > 0.25 * (1.0 - 1e-6));
+    /* A float row scaled by it stays within the bound. */
+    assert_true((float) (3.0f * (float) dp_clip_factor(3.0, 1.0)) <= 1.0f);
+    assert_true(dp_clip_factor(NAN, 1.0) == 0.0);
+    assert_true(dp_clip_factor(INFINITY, 1.0) == 0.0);
+}
+
 static void
 test_noise_zero_stddev(void **state)
 {
@@ -200,6 +215,7 @@ main(void)
         cmocka_unit_test(test_clip_untouched_under),
         cmocka_unit_test(test_clip_direction_and_zero),
         cmocka_unit_test(test_clip_non_finite),
+        cmocka_unit_test(test_clip_factor),
         cmocka_unit_test(test_noise_zero_stddev),
         cmocka_unit_test(test_noise_statistics),
         cmocka_unit_test(test_noise_reports_generator),
